@@ -1,0 +1,223 @@
+//! Every cell of every record, decided: the facts of each (record, category, channel) are
+//! gathered from `Records` and the policy, `decide` is applied in parallel, and the result
+//! becomes the eligibility frame, sorted by dealer_id, customer_id, category, channel.
+//! Also the retention frame: the records that must now be erased.
+//!
+//! Frames in, frames out; no I/O.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::decide::{decide, Basis, Decision, Facts, Preference, Reason};
+use crate::error::Result;
+use crate::manifest::CellCount;
+use crate::pipeline::{Policy, Terms};
+use crate::records::Records;
+use crate::schema::{Channel, CATEGORIES};
+use crate::values::{add_months, epoch_days, from_epoch_days};
+
+/// Facts for all cells of one record, in the order of `CATEGORIES` x `Channel::ALL`.
+pub fn record_facts(r: &Records, rid: usize, terms: &Terms, as_of: NaiveDate) -> Vec<(usize, Channel, Facts, i32)> {
+    let relation = r.relation[rid];
+    let anchor = from_epoch_days(r.anchor[rid]);
+    let winners = r.winners.get(&(rid as u32));
+    let record_has_opt_in = r.has_opt_in(rid);
+    let past_retention = as_of >= r.retain_until(rid, terms);
+    let req = r.requests[rid];
+    let reach = r.reach[rid];
+    let mut out = Vec::with_capacity(20);
+    for (ci, cat) in CATEGORIES.iter().enumerate() {
+        if !relation.categories().contains(cat) {
+            continue;
+        }
+        for ch in Channel::ALL {
+            let cell = terms.cell(ci, ch);
+            let expires = add_months(anchor, cell.months);
+            let facts = Facts {
+                erasure: req.erasure,
+                objection: req.objection,
+                restriction: req.restriction,
+                deceased: r.deceased[rid],
+                past_retention,
+                record_has_opt_in,
+                preference: winners.and_then(|w| w[ci * 5 + ch as usize]).map(|c| c.preference),
+                reachable: reach.channel(ch),
+                all_numbers_do_not_call: ch == Channel::Phone && reach.all_numbers_do_not_call,
+                needs_consent: cell.explicit_consent,
+                past_term: as_of >= expires,
+            };
+            out.push((ci, ch, facts, epoch_days(expires)));
+        }
+    }
+    out
+}
+
+/// One decided cell, compactly.
+struct Cell {
+    rid: u32,
+    /// index into `SORTED` (category, channel) pairs
+    pair: u8,
+    expires: i32,
+    decision: Decision,
+}
+
+/// (category index, channel) pairs in the output's sort order: by category name, then
+/// channel name.
+fn sorted_pairs() -> Vec<(usize, Channel)> {
+    let mut pairs: Vec<(usize, Channel)> = (0..CATEGORIES.len())
+        .flat_map(|ci| Channel::ALL.map(|ch| (ci, ch)))
+        .collect();
+    pairs.sort_by_key(|(ci, ch)| (CATEGORIES[*ci], ch.name()));
+    pairs
+}
+
+/// Record indices sorted by dealer_id, then customer_id.
+pub fn sorted_records(r: &Records) -> Vec<u32> {
+    let (d, c) = (r.dealer_ids(), r.customer_ids());
+    let mut order: Vec<u32> = (0..r.len() as u32).collect();
+    order.par_sort_unstable_by(|&a, &b| {
+        (d.get(a as usize), c.get(a as usize)).cmp(&(d.get(b as usize), c.get(b as usize)))
+    });
+    order
+}
+
+/// The eligibility frame: dealer_id, customer_id, source, relation, category, channel,
+/// anchor_date, expires_on, eligible, basis, reason; sorted.
+pub fn eligibility(
+    r: &Records,
+    order: &[u32],
+    policy: &Policy,
+    as_of: NaiveDate,
+) -> Result<(DataFrame, Vec<CellCount>)> {
+    let pairs = sorted_pairs();
+    let pair_of = |ci: usize, ch: Channel| pairs.iter().position(|p| *p == (ci, ch)).expect("all pairs") as u8;
+    let mut rank = [[0u8; 5]; 5];
+    for (ci, row) in rank.iter_mut().enumerate() {
+        for ch in Channel::ALL {
+            row[ch as usize] = pair_of(ci, ch);
+        }
+    }
+    let dealers = r.dealer_ids();
+    let cells: Vec<Cell> = order
+        .par_iter()
+        .flat_map_iter(|&rid| {
+            let terms = policy.for_dealer(dealers.get(rid as usize).unwrap_or_default());
+            let mut cells: Vec<Cell> = record_facts(r, rid as usize, terms, as_of)
+                .into_iter()
+                .map(|(ci, ch, facts, expires)| Cell {
+                    rid,
+                    pair: rank[ci][ch as usize],
+                    expires,
+                    decision: decide(&facts),
+                })
+                .collect();
+            cells.sort_unstable_by_key(|c| c.pair);
+            cells
+        })
+        .collect();
+
+    let take = |col: &str| -> Result<Column> {
+        let idx = IdxCa::from_vec("i".into(), cells.iter().map(|c| c.rid as IdxSize).collect());
+        Ok(r.ids.column(col)?.take(&idx)?)
+    };
+    let n = cells.len();
+    let strs = |f: &dyn Fn(&Cell) -> Option<&'static str>, name: &str| -> Column {
+        cells.iter().map(f).collect::<StringChunked>().with_name(name.into()).into_column()
+    };
+    let relation = |c: &Cell| Some(r.relation[c.rid as usize].name());
+    let category = |c: &Cell| Some(CATEGORIES[pairs[c.pair as usize].0]);
+    let channel = |c: &Cell| Some(pairs[c.pair as usize].1.name());
+    let basis = |c: &Cell| match c.decision {
+        Decision::Eligible(b) => Some(Basis::code(b)),
+        Decision::NotEligible(_) => None,
+    };
+    let reason = |c: &Cell| match c.decision {
+        Decision::Eligible(_) => None,
+        Decision::NotEligible(x) => Some(Reason::code(x)),
+    };
+    let dates = |v: Vec<i32>, name: &str| Int32Chunked::from_vec(name.into(), v).into_date().into_column();
+    let columns = vec![
+        take("dealer_id")?,
+        take("customer_id")?,
+        take("source")?,
+        strs(&relation, "relation"),
+        strs(&category, "category"),
+        strs(&channel, "channel"),
+        dates(cells.iter().map(|c| r.anchor[c.rid as usize]).collect(), "anchor_date"),
+        dates(cells.iter().map(|c| c.expires).collect(), "expires_on"),
+        cells
+            .iter()
+            .map(|c| matches!(c.decision, Decision::Eligible(_)))
+            .collect::<BooleanChunked>()
+            .with_name("eligible".into())
+            .into_column(),
+        strs(&basis, "basis"),
+        strs(&reason, "reason"),
+    ];
+    Ok((DataFrame::new(n, columns)?, count(&cells, &pairs)))
+}
+
+fn count(cells: &[Cell], pairs: &[(usize, Channel)]) -> Vec<CellCount> {
+    let mut counts: BTreeMap<(u8, Decision), u64> = BTreeMap::new();
+    for c in cells {
+        *counts.entry((c.pair, c.decision)).or_insert(0) += 1;
+    }
+    counts
+        .into_iter()
+        .map(|((pair, d), cells)| {
+            let (ci, ch) = pairs[pair as usize];
+            let (eligible, outcome) = match d {
+                Decision::Eligible(b) => (true, b.code()),
+                Decision::NotEligible(x) => (false, x.code()),
+            };
+            CellCount { category: CATEGORIES[ci], channel: ch.name(), eligible, outcome, cells }
+        })
+        .collect()
+}
+
+/// The records that must now be erased: an erasure request (`erasure_requested`), or past
+/// `retain_until` with no cell won by an opt-in (`retention_expired`). Sorted like `order`.
+pub fn retention(r: &Records, order: &[u32], policy: &Policy, as_of: NaiveDate) -> Result<DataFrame> {
+    let dealers = r.dealer_ids();
+    let mut rows: Vec<(u32, i32, &'static str)> = Vec::new();
+    for &rid in order {
+        let i = rid as usize;
+        let terms = policy.for_dealer(dealers.get(i).unwrap_or_default());
+        let retain_until = r.retain_until(i, terms);
+        let reason = if r.requests[i].erasure {
+            Some("erasure_requested")
+        } else if as_of >= retain_until && !r.has_opt_in(i) {
+            Some("retention_expired")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            rows.push((rid, epoch_days(retain_until), reason));
+        }
+    }
+    let idx = IdxCa::from_vec("i".into(), rows.iter().map(|x| x.0 as IdxSize).collect());
+    let n = rows.len();
+    Ok(DataFrame::new(
+        n,
+        vec![
+            r.ids.column("dealer_id")?.take(&idx)?,
+            r.ids.column("customer_id")?.take(&idx)?,
+            rows.iter()
+                .map(|x| Some(r.relation[x.0 as usize].name()))
+                .collect::<StringChunked>()
+                .with_name("relation".into())
+                .into_column(),
+            Int32Chunked::from_vec("retain_until".into(), rows.iter().map(|x| x.1).collect())
+                .into_date()
+                .into_column(),
+            rows.iter()
+                .map(|x| Some(x.2))
+                .collect::<StringChunked>()
+                .with_name("reason".into())
+                .into_column(),
+        ],
+    )?)
+}

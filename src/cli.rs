@@ -1,0 +1,82 @@
+//! The command line: `eligibility run` and `eligibility validate`.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+
+use crate::error::{Error, Exit, Result};
+use crate::pipeline::Pipeline;
+use crate::progress::Progress;
+use crate::run::{self, Job};
+
+#[derive(Parser, Debug)]
+#[command(name = "eligibility", version, about = "Marketing eligibility from a dealer's nightly DMS extract")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const DEFAULT_PIPELINE: &str = "pipelines/sample.toml";
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Decide every cell of one night's extract and publish <out>/as_of=DATE/.
+    Run {
+        /// The pipeline file: input format, output folder, policy.
+        #[arg(long, default_value = DEFAULT_PIPELINE)]
+        pipeline: PathBuf,
+        /// The day to decide for, YYYY-MM-DD (default: today in Europe/Amsterdam).
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<NaiveDate>,
+        /// The extract folder (overrides input.dir of the pipeline file).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// The output root (overrides output.dir of the pipeline file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// No progress lines on stderr.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check the pipeline file and the extract's headers; report every problem, write nothing.
+    Validate {
+        #[arg(long, default_value = DEFAULT_PIPELINE)]
+        pipeline: PathBuf,
+        /// The extract folder (overrides input.dir of the pipeline file).
+        #[arg(long)]
+        input: Option<PathBuf>,
+    },
+}
+
+fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("`{s}` is not a YYYY-MM-DD date"))
+}
+
+/// Runs a parsed command line; what it prints goes to stdout, progress to stderr.
+pub fn main(cli: Cli) -> Result<Exit> {
+    match cli.command {
+        Command::Run { pipeline, as_of, input, out, quiet } => {
+            let progress = Progress::new(quiet);
+            let job = Job::new(Pipeline::load(&pipeline)?, as_of.unwrap_or_else(run::today), input, out)?;
+            let report = run::run(&job, &progress)?;
+            print!("{}", report.summary());
+            Ok(Exit::Ok)
+        }
+        Command::Validate { pipeline, input } => {
+            let job = Job::new(Pipeline::load(&pipeline)?, run::today(), input, None)?;
+            let found = run::check_extract(&job)?;
+            println!("{}: pipeline file ok", pipeline.display());
+            for (source, header) in found {
+                println!("{}: {} ok ({} columns)", source.path.display(), source.table, header.len());
+            }
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+impl From<Error> for Exit {
+    fn from(e: Error) -> Exit {
+        e.exit()
+    }
+}

@@ -1,0 +1,119 @@
+//! Contact points: which e-mail address, phone numbers and postal address of a customer
+//! record are usable, by the contract's rules.
+//!
+//! Pure functions on one record's values. An invalid address or number is not an error and
+//! not a bad row: it only means the channel has no contact point.
+
+use phonenumber::{Mode, PhoneNumberType};
+
+use crate::values::is_trim_char;
+
+/// The lowercased address when it has exactly one `@`, a non-empty local part, a domain
+/// with a dot, and no whitespace.
+pub fn email(raw: &str) -> Option<String> {
+    let lower = raw.to_lowercase();
+    let (local, domain) = lower.split_once('@')?;
+    let ok = !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !lower.chars().any(is_trim_char);
+    ok.then_some(lower)
+}
+
+/// Countries whose postcodes must have the Dutch shape; an empty country is the Netherlands.
+pub fn is_dutch(country: Option<&str>) -> bool {
+    country.is_none_or(|c| {
+        ["NL", "NLD", "NEDERLAND"]
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(c))
+    })
+}
+
+/// A Dutch postcode, `1234 AB` (space optional, any case, not SA, SD or SS), normalised to
+/// `1234 AB`.
+pub fn dutch_postcode(raw: &str) -> Option<String> {
+    let up = raw.to_ascii_uppercase();
+    let b = up.as_bytes();
+    let letters = match b.len() {
+        6 => &b[4..6],
+        7 if b[4] == b' ' => &b[5..7],
+        _ => return None,
+    };
+    let ok = (b'1'..=b'9').contains(&b[0])
+        && b[1..4].iter().all(u8::is_ascii_digit)
+        && letters.iter().all(u8::is_ascii_uppercase)
+        && !matches!(letters, b"SA" | b"SD" | b"SS");
+    ok.then(|| format!("{} {}", &up[..4], &up[b.len() - 2..]))
+}
+
+/// Whether the postal channel has an address: street, house number and city present, and a
+/// postcode, of the Dutch shape for an address in the Netherlands.
+pub fn has_postal_address(
+    street: Option<&str>,
+    house_number: Option<&str>,
+    postcode: Option<&str>,
+    city: Option<&str>,
+    country: Option<&str>,
+) -> bool {
+    street.is_some()
+        && house_number.is_some()
+        && city.is_some()
+        && postcode.is_some_and(|p| !is_dutch(country) || dutch_postcode(p).is_some())
+}
+
+/// A phone number judged by libphonenumber's rules with default region NL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Phone {
+    /// E.164, e.g. `+31612345678`.
+    pub e164: String,
+    pub mobile: bool,
+}
+
+/// The number `raw` spells, when libphonenumber finds it valid.
+pub fn phone(raw: &str) -> Option<Phone> {
+    let n = phonenumber::parse(Some(phonenumber::country::NL), raw).ok()?;
+    if !n.is_valid() {
+        return None;
+    }
+    let kind = n.number_type(&phonenumber::metadata::DATABASE);
+    Some(Phone {
+        e164: n.format().mode(Mode::E164).to_string(),
+        mobile: matches!(kind, PhoneNumberType::Mobile | PhoneNumberType::FixedLineOrMobile),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_rules() {
+        assert_eq!(email("Jan.Jansen@Ziggo.NL").as_deref(), Some("jan.jansen@ziggo.nl"));
+        for bad in ["geen", "n.v.t.", "-", "jan@ziggo", "jan@@ziggo.nl", "@ziggo.nl", "jan jansen@gmail.com", "a@b@c.nl"] {
+            assert_eq!(email(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn postcode_rules() {
+        assert_eq!(dutch_postcode("1234ab").as_deref(), Some("1234 AB"));
+        assert_eq!(dutch_postcode("1234 AB").as_deref(), Some("1234 AB"));
+        for bad in ["0123 AB", "1234 SS", "1234 sa", "1234  AB", "1234", "geen", "12345"] {
+            assert_eq!(dutch_postcode(bad), None, "{bad}");
+        }
+        assert!(has_postal_address(Some("Kerkstraat"), Some("1"), Some("12345"), Some("Gent"), Some("BE")));
+        assert!(!has_postal_address(Some("Kerkstraat"), Some("1"), Some("12345"), Some("Gent"), Some("nl")));
+        assert!(!has_postal_address(Some("Kerkstraat"), None, Some("1234 AB"), Some("Ede"), None));
+    }
+
+    #[test]
+    fn phone_spellings_are_one_number() {
+        for s in ["06-12345678", "+31 6 1234 5678", "0031612345678", "+31 (0)6 12345678", "0612345678"] {
+            assert_eq!(phone(s), Some(Phone { e164: "+31612345678".into(), mobile: true }), "{s}");
+        }
+        assert_eq!(phone("010-1234567").map(|p| (p.e164, p.mobile)), Some(("+31101234567".into(), false)));
+        for bad in ["geen", "06-1234", "0000000000", "12345", "-"] {
+            assert_eq!(phone(bad), None, "{bad}");
+        }
+    }
+}

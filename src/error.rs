@@ -1,0 +1,94 @@
+//! The library's one error type and the exit codes a scheduler acts on.
+//!
+//! Messages name the file, the column and the line, and what would be valid. Bad rows are not
+//! errors: they are quarantined and counted.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit codes in the sysexits tradition (see the README).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    Ok = 0,
+    Usage = 64,
+    DataErr = 65,
+    NoInput = 66,
+    Software = 70,
+    CantCreate = 73,
+    IoErr = 74,
+    Config = 78,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: cannot read the pipeline file: {source}", path.display())]
+    PipelineUnreadable { path: PathBuf, source: std::io::Error },
+
+    #[error("{}: {} problem(s) in the pipeline file:\n  {}", path.display(), problems.len(), problems.join("\n  "))]
+    Pipeline { path: PathBuf, problems: Vec<String> },
+
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("{}: extract folder not found", path.display())]
+    NoInputDir { path: PathBuf },
+
+    #[error("{}: required table `{table}` not found (expected {table}.csv or {table}.parquet)", dir.display())]
+    MissingTable { dir: PathBuf, table: &'static str },
+
+    #[error("{}: missing required column `{column}` ({table}); columns are: {}", path.display(), columns.join(", "))]
+    MissingColumn {
+        path: PathBuf,
+        table: &'static str,
+        column: &'static str,
+        columns: Vec<String>,
+    },
+
+    #[error("{}: {} problem(s) in the extract:\n  {}", dir.display(), problems.len(), problems.join("\n  "))]
+    Extract { dir: PathBuf, problems: Vec<String> },
+
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    Unreadable {
+        path: PathBuf,
+        line: Option<u64>,
+        message: String,
+    },
+
+    #[error("{}: cannot read: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+
+    #[error("{}: cannot write the output: {source}", path.display())]
+    Output { path: PathBuf, source: std::io::Error },
+
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::PipelineUnreadable { .. } | Error::Pipeline { .. } => Exit::Config,
+            Error::Usage(_) => Exit::Usage,
+            Error::NoInputDir { .. } | Error::MissingTable { .. } => Exit::NoInput,
+            Error::MissingColumn { .. } | Error::Extract { .. } | Error::Unreadable { .. } => Exit::DataErr,
+            Error::Io { .. } => Exit::IoErr,
+            Error::Output { .. } => Exit::CantCreate,
+            Error::Internal(_) => Exit::Software,
+        }
+    }
+}
+
+impl From<polars::error::PolarsError> for Error {
+    fn from(e: polars::error::PolarsError) -> Self {
+        Error::Internal(e.to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

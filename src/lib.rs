@@ -1,0 +1,24 @@
+//! Marketing eligibility for Dutch car dealers: turns one night's DMS extract into one
+//! decision per customer record x category x channel, as `../shared/CONTRACT.md` specifies.
+//!
+//! The stages, in the data's order: `read` (files to frames), `validate` (quarantine),
+//! `records` (joins), `cells` with `decide` (the decision table), `write` (the run folder),
+//! `manifest`. `run` strings them together; `cli` is the command line.
+
+pub mod cells;
+pub mod cli;
+pub mod contact;
+pub mod decide;
+pub mod error;
+pub mod manifest;
+pub mod pipeline;
+pub mod progress;
+pub mod read;
+pub mod records;
+pub mod run;
+pub mod schema;
+pub mod validate;
+pub mod values;
+pub mod write;
+
+pub use error::{Error, Exit, Result};

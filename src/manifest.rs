@@ -1,0 +1,53 @@
+//! The facts of one run, written as `manifest.json`: tool version, as-of date, the pipeline
+//! file and its hash, every input with its hash and row counts, every output with its row
+//! count, cells per category x channel x outcome, and timings.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::read::Format;
+use crate::validate::TableStats;
+use crate::write::Written;
+
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    pub tool: &'static str,
+    pub tool_version: &'static str,
+    pub as_of: String,
+    pub pipeline_file: String,
+    pub pipeline_sha256: String,
+    pub reading: Reading,
+    pub inputs: Vec<Input>,
+    pub outputs: BTreeMap<&'static str, Written>,
+    pub cells: Vec<CellCount>,
+    pub timings_s: BTreeMap<&'static str, f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Reading {
+    pub delimiter: String,
+    pub encoding: &'static str,
+    pub date_format: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Input {
+    pub table: &'static str,
+    pub path: String,
+    pub format: Format,
+    pub sha256: String,
+    pub bytes: u64,
+    #[serde(flatten)]
+    pub stats: TableStats,
+}
+
+/// Cells of one category x channel with one outcome (a basis when eligible, else a reason).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct CellCount {
+    pub category: &'static str,
+    pub channel: &'static str,
+    pub eligible: bool,
+    pub outcome: &'static str,
+    pub cells: u64,
+}

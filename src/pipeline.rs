@@ -1,0 +1,346 @@
+//! The pipeline file: where the extract is, how its CSV files are written, where the output
+//! goes, and the policy (terms, explicit-consent cells, retention), for all dealers and per
+//! dealer.
+//!
+//! Parse, then resolve: the raw TOML structs below only mirror the file; `resolve` checks
+//! everything and returns every problem at once, each naming its key. Nothing here reads the
+//! extract.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+use crate::schema::{Channel, Relation, CATEGORIES, CHANNELS, DIGITAL, PROSPECTS};
+use crate::values::DateFormat;
+
+#[derive(Deserialize, Default)]
+struct RawPipeline {
+    #[serde(default)]
+    input: RawInput,
+    #[serde(default)]
+    output: RawOutput,
+    #[serde(default)]
+    policy: RawPolicy,
+    #[serde(default)]
+    dealers: BTreeMap<String, RawPolicy>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawInput {
+    dir: Option<String>,
+    delimiter: Option<String>,
+    encoding: Option<String>,
+    date_format: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawOutput {
+    dir: Option<String>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+struct RawPolicy {
+    #[serde(default)]
+    terms: BTreeMap<String, BTreeMap<String, i64>>,
+    #[serde(default)]
+    explicit_consent: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    retention_months: BTreeMap<String, i64>,
+}
+
+/// How CSV files of the extract are written.
+#[derive(Clone, Debug)]
+pub struct CsvOptions {
+    pub delimiter: u8,
+    pub encoding: &'static encoding_rs::Encoding,
+    pub date_format: DateFormat,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            delimiter: b';',
+            encoding: encoding_rs::UTF_8,
+            date_format: DateFormat::iso(),
+        }
+    }
+}
+
+/// The policy for one cell: its term in months and whether it needs an opt-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CellPolicy {
+    pub months: u32,
+    pub explicit_consent: bool,
+}
+
+/// The policy for one dealer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Terms {
+    /// [category index in `CATEGORIES`][channel as usize]
+    pub cells: [[CellPolicy; 5]; 5],
+    pub retain_customer_months: u32,
+    pub retain_prospect_months: u32,
+}
+
+impl Terms {
+    /// The contract's default policy.
+    pub fn contract_default() -> Terms {
+        let mut cells = [[CellPolicy { months: 48, explicit_consent: false }; 5]; 5];
+        for (ci, cat) in CATEGORIES.iter().enumerate() {
+            for ch in Channel::ALL {
+                let digital = DIGITAL.contains(&ch.name());
+                cells[ci][ch as usize] = match *cat {
+                    "aftersales_service" => CellPolicy { months: 48, explicit_consent: false },
+                    PROSPECTS => CellPolicy { months: 3, explicit_consent: digital },
+                    _ if digital => CellPolicy { months: 18, explicit_consent: false },
+                    _ => CellPolicy { months: 48, explicit_consent: false },
+                };
+            }
+        }
+        Terms { cells, retain_customer_months: 84, retain_prospect_months: 3 }
+    }
+
+    pub fn cell(&self, category: usize, channel: Channel) -> CellPolicy {
+        self.cells[category][channel as usize]
+    }
+
+    pub fn retain_months(&self, relation: Relation) -> u32 {
+        match relation {
+            Relation::Customer => self.retain_customer_months,
+            Relation::Prospect => self.retain_prospect_months,
+        }
+    }
+}
+
+/// All dealers' policies: a default and per-dealer overrides.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub default: Terms,
+    pub dealers: BTreeMap<String, Terms>,
+}
+
+impl Policy {
+    pub fn for_dealer(&self, dealer: &str) -> &Terms {
+        self.dealers.get(dealer).unwrap_or(&self.default)
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy { default: Terms::contract_default(), dealers: BTreeMap::new() }
+    }
+}
+
+/// A checked pipeline file.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub input_dir: Option<PathBuf>,
+    pub output_dir: PathBuf,
+    pub csv: CsvOptions,
+    pub policy: Policy,
+}
+
+impl Pipeline {
+    /// Reads and checks a pipeline file; a problem of any kind is `Error::Pipeline` listing
+    /// every problem found.
+    pub fn load(path: &Path) -> Result<Pipeline, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::PipelineUnreadable {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut p = Pipeline::from_toml(&text, base).map_err(|problems| Error::Pipeline {
+            path: path.to_path_buf(),
+            problems,
+        })?;
+        p.path = path.to_path_buf();
+        Ok(p)
+    }
+
+    /// Parses pipeline text; relative folders are taken relative to `base`.
+    pub fn from_toml(text: &str, base: &Path) -> Result<Pipeline, Vec<String>> {
+        let mut problems = Vec::new();
+        let de = toml::Deserializer::parse(text).map_err(|e| vec![toml_error(&e)])?;
+        let raw: RawPipeline = serde_ignored::deserialize(de, |key| {
+            problems.push(format!("unknown key `{key}`"))
+        })
+        .map_err(|e: toml::de::Error| vec![toml_error(&e)])?;
+
+        let csv = resolve_csv(&raw.input, &mut problems);
+        let default = resolve_terms(&raw.policy, &Terms::contract_default(), "policy", &mut problems);
+        let dealers = raw
+            .dealers
+            .iter()
+            .map(|(d, p)| (d.clone(), resolve_terms(p, &default, &format!("dealers.{d}"), &mut problems)))
+            .collect();
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Pipeline {
+            path: PathBuf::new(),
+            sha256: hex(&Sha256::digest(text.as_bytes())),
+            input_dir: raw.input.dir.map(|d| base.join(d)),
+            output_dir: base.join(raw.output.dir.unwrap_or_else(|| "out".into())),
+            csv,
+            policy: Policy { default, dealers },
+        })
+    }
+}
+
+fn toml_error(e: &toml::de::Error) -> String {
+    e.to_string().trim_end().replace('\n', "\n  ")
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn resolve_csv(raw: &RawInput, problems: &mut Vec<String>) -> CsvOptions {
+    let mut csv = CsvOptions::default();
+    if let Some(d) = &raw.delimiter {
+        match d.as_bytes() {
+            [b] if d.is_ascii() && *b != b'"' && *b != b'\n' && *b != b'\r' => csv.delimiter = *b,
+            _ => problems.push(format!(
+                "input.delimiter: `{d}` must be one ASCII character other than a quote or line break, e.g. \";\" or \",\""
+            )),
+        }
+    }
+    if let Some(e) = &raw.encoding {
+        match encoding_rs::Encoding::for_label(e.as_bytes()) {
+            Some(enc) if enc == encoding_rs::UTF_8 || enc == encoding_rs::WINDOWS_1252 => csv.encoding = enc,
+            _ => problems.push(format!(
+                "input.encoding: `{e}` is not supported; use \"utf-8\" or \"windows-1252\""
+            )),
+        }
+    }
+    if let Some(f) = &raw.date_format {
+        match DateFormat::parse(f) {
+            Ok(df) => csv.date_format = df,
+            Err(msg) => problems.push(format!("input.date_format: {msg}")),
+        }
+    }
+    csv
+}
+
+fn resolve_terms(raw: &RawPolicy, base: &Terms, at: &str, problems: &mut Vec<String>) -> Terms {
+    let mut t = base.clone();
+    let category = |name: &str, key: &str, problems: &mut Vec<String>| {
+        let i = CATEGORIES.iter().position(|c| *c == name);
+        if i.is_none() {
+            problems.push(format!(
+                "{at}.{key}.{name}: unknown category; categories are {}",
+                CATEGORIES.join(", ")
+            ));
+        }
+        i
+    };
+    let channel = |name: &str, path: &str, problems: &mut Vec<String>| {
+        let c = Channel::parse(name);
+        if c.is_none() {
+            problems.push(format!("{path}: unknown channel `{name}`; channels are {}", CHANNELS.join(", ")));
+        }
+        c
+    };
+    let months = |v: i64, path: &str, problems: &mut Vec<String>| match u32::try_from(v) {
+        Ok(m) if m <= 1200 => Some(m),
+        _ => {
+            problems.push(format!("{path}: {v} is not a number of months between 0 and 1200"));
+            None
+        }
+    };
+    for (cat, chans) in &raw.terms {
+        let Some(ci) = category(cat, "terms", problems) else { continue };
+        for (ch, v) in chans {
+            let path = format!("{at}.terms.{cat}.{ch}");
+            if let (Some(c), Some(m)) = (channel(ch, &path, problems), months(*v, &path, problems)) {
+                t.cells[ci][c as usize].months = m;
+            }
+        }
+    }
+    for (cat, chans) in &raw.explicit_consent {
+        let Some(ci) = category(cat, "explicit_consent", problems) else { continue };
+        let path = format!("{at}.explicit_consent.{cat}");
+        let listed: Vec<Channel> = chans.iter().filter_map(|ch| channel(ch, &path, problems)).collect();
+        for c in Channel::ALL {
+            t.cells[ci][c as usize].explicit_consent = listed.contains(&c);
+        }
+    }
+    for (rel, v) in &raw.retention_months {
+        let path = format!("{at}.retention_months.{rel}");
+        let Some(m) = months(*v, &path, problems) else { continue };
+        match rel.as_str() {
+            "customer" => t.retain_customer_months = m,
+            "prospect" => t.retain_prospect_months = m,
+            _ => problems.push(format!("{path}: unknown relation; use `customer` or `prospect`")),
+        }
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_contract() {
+        let p = Pipeline::from_toml("", Path::new("/x")).unwrap();
+        assert_eq!(p.policy.default, Terms::contract_default());
+        let t = &p.policy.default;
+        assert_eq!(t.cell(1, Channel::Email), CellPolicy { months: 18, explicit_consent: false });
+        assert_eq!(t.cell(1, Channel::Post).months, 48);
+        assert_eq!(t.cell(4, Channel::Sms), CellPolicy { months: 3, explicit_consent: true });
+        assert_eq!(t.cell(4, Channel::Post), CellPolicy { months: 3, explicit_consent: false });
+        assert_eq!(p.output_dir, Path::new("/x/out"));
+    }
+
+    #[test]
+    fn dealer_overrides_inherit_the_rest() {
+        let p = Pipeline::from_toml(
+            r#"
+            [policy.terms]
+            newsletter = { email = 12 }
+            [dealers.D2.terms]
+            newsletter = { sms = 6 }
+            [dealers.D2.explicit_consent]
+            sales_actions = ["phone"]
+            [dealers.D2.retention_months]
+            customer = 60
+            "#,
+            Path::new("."),
+        )
+        .unwrap();
+        let d2 = p.policy.for_dealer("D2");
+        assert_eq!(d2.cell(1, Channel::Email).months, 12);
+        assert_eq!(d2.cell(1, Channel::Sms).months, 6);
+        assert!(d2.cell(2, Channel::Phone).explicit_consent);
+        assert_eq!(d2.retain_customer_months, 60);
+        assert_eq!(p.policy.for_dealer("D1").cell(1, Channel::Sms).months, 18);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = Pipeline::from_toml(
+            r#"
+            colour = "blue"
+            [input]
+            encoding = "ebcdic"
+            delimeter = ","
+            date_format = "DD-MM"
+            [policy.terms]
+            newsletter = { fax = 12, email = -1 }
+            marketing = { email = 1 }
+            "#,
+            Path::new("."),
+        )
+        .unwrap_err();
+        let all = err.join("\n");
+        for needle in ["`colour`", "`input.delimeter`", "ebcdic", "DD-MM", "`fax`", "-1", "marketing"] {
+            assert!(all.contains(needle), "{needle} not in:\n{all}");
+        }
+    }
+}

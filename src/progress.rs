@@ -1,0 +1,41 @@
+//! Progress on stderr: a line per finished stage with the time since the start, and a byte
+//! bar while a large file is read (drawn only on a terminal).
+
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub struct Progress {
+    start: Instant,
+    quiet: bool,
+}
+
+impl Progress {
+    pub fn new(quiet: bool) -> Progress {
+        Progress { start: Instant::now(), quiet }
+    }
+
+    /// Prints one line about a finished step.
+    pub fn step(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("[{:>7.1}s] {}", self.start.elapsed().as_secs_f64(), msg.as_ref());
+        }
+    }
+
+    /// A bar counting bytes; hidden when quiet or when stderr is not a terminal.
+    pub fn bytes(&self, label: &str, total: u64) -> ProgressBar {
+        if self.quiet {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_message(label.to_string());
+        bar
+    }
+
+    pub fn elapsed(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+}

@@ -1,0 +1,362 @@
+//! Reading the extract: finding one file per table, and reading a CSV or Parquet file into a
+//! frame of its columns as written, with the line number of every row.
+//!
+//! Every value is trimmed and an empty one is null; nothing is parsed or judged here (that is
+//! `validate`). A file that cannot be read, or lacks a required column, fails the run with a
+//! message naming the file, the column and the line.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::pipeline::{hex, CsvOptions};
+use crate::progress::Progress;
+use crate::schema::Table;
+use crate::values::clean;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Parquet,
+}
+
+/// One input file found in the extract folder.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub table: Table,
+    pub path: PathBuf,
+    pub format: Format,
+}
+
+/// One table as read: `line` (Int64) and the file's columns in file order, named `c0`, `c1`,
+/// ... (header names may repeat), as trimmed text, or as the Parquet file's own type for
+/// dates, timestamps and booleans.
+pub struct RawTable {
+    pub source: Source,
+    /// Header names as written.
+    pub header: Vec<String>,
+    pub df: DataFrame,
+    /// For each of `table.columns()`, the index of its file column (first match, any case).
+    pub positions: Vec<Option<usize>>,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+impl RawTable {
+    /// The file column holding contract column `name`, if the file has it.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        let i = self.source.table.columns().iter().position(|c| c.name == name)?;
+        let pos = self.positions[i]?;
+        self.df.column(&file_col(pos)).ok()
+    }
+
+    pub fn lines(&self) -> &Int64Chunked {
+        self.df
+            .column("line")
+            .and_then(|c| c.i64())
+            .expect("a raw table always has an Int64 `line` column")
+    }
+
+    /// Names of the file columns (`c0`, `c1`, ...), in file order.
+    pub fn file_columns(&self) -> Vec<PlSmallStr> {
+        (0..self.header.len()).map(|i| file_col(i).into()).collect()
+    }
+}
+
+pub fn file_col(i: usize) -> String {
+    format!("c{i}")
+}
+
+/// Finds each table's file in `dir`: `<table>.csv` or `<table>.parquet`, any case. A missing
+/// optional table is `None`.
+pub fn discover(dir: &Path) -> Result<Vec<Source>> {
+    if !dir.is_dir() {
+        return Err(Error::NoInputDir { path: dir.to_path_buf() });
+    }
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::Io { path: dir.to_path_buf(), source: e })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    names.sort();
+    let mut found = Vec::new();
+    for table in Table::ALL {
+        let hits: Vec<(PathBuf, Format)> = names
+            .iter()
+            .filter_map(|p| {
+                let stem = p.file_stem()?.to_str()?.to_ascii_lowercase();
+                let ext = p.extension()?.to_str()?.to_ascii_lowercase();
+                let format = match ext.as_str() {
+                    "csv" => Format::Csv,
+                    "parquet" => Format::Parquet,
+                    _ => return None,
+                };
+                (stem == table.name()).then(|| (p.clone(), format))
+            })
+            .collect();
+        match hits.as_slice() {
+            [] if table.required() => {
+                return Err(Error::MissingTable { dir: dir.to_path_buf(), table: table.name() })
+            }
+            [] => {}
+            [(path, format)] => found.push(Source { table, path: path.clone(), format: *format }),
+            _ => {
+                return Err(Error::Extract {
+                    dir: dir.to_path_buf(),
+                    problems: vec![format!(
+                        "table `{table}` has {} files ({}); keep one",
+                        hits.len(),
+                        hits.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                    )],
+                })
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The header of a file, for `validate`: names as written, and positions of the contract
+/// columns; an error names every missing required column.
+pub fn header(source: &Source, csv: &CsvOptions) -> Result<(Vec<String>, Vec<Option<usize>>)> {
+    let header = match source.format {
+        Format::Csv => {
+            let file = open(&source.path)?;
+            let mut rdr = csv_reader(file, csv);
+            let mut rec = csv::ByteRecord::new();
+            read_header(&mut rdr, &mut rec, source, csv)?
+        }
+        Format::Parquet => {
+            let file = open(&source.path)?;
+            let schema = ParquetReader::new(file)
+                .schema()
+                .map_err(|e| unreadable(&source.path, None, e.to_string()))?;
+            schema.iter_names().map(|n| n.to_string()).collect()
+        }
+    };
+    let positions = positions(source, &header)?;
+    Ok((header, positions))
+}
+
+fn positions(source: &Source, header: &[String]) -> Result<Vec<Option<usize>>> {
+    let lower: Vec<String> = header
+        .iter()
+        .map(|h| clean(h).unwrap_or("").to_lowercase())
+        .collect();
+    let table = source.table;
+    let positions: Vec<Option<usize>> = table
+        .columns()
+        .iter()
+        .map(|c| lower.iter().position(|h| h == c.name))
+        .collect();
+    for (c, p) in table.columns().iter().zip(&positions) {
+        if c.required && p.is_none() {
+            return Err(Error::MissingColumn {
+                path: source.path.clone(),
+                table: table.name(),
+                column: c.name,
+                columns: header.to_vec(),
+            });
+        }
+    }
+    Ok(positions)
+}
+
+/// Reads a whole table.
+pub fn read(source: &Source, csv: &CsvOptions, progress: &Progress) -> Result<RawTable> {
+    match source.format {
+        Format::Csv => read_csv(source, csv, progress),
+        Format::Parquet => read_parquet(source, progress),
+    }
+}
+
+fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })
+}
+
+fn unreadable(path: &Path, line: Option<u64>, message: String) -> Error {
+    Error::Unreadable { path: path.to_path_buf(), line, message }
+}
+
+/// Passes bytes through while hashing them and counting them for the progress bar.
+struct Hashing<R> {
+    inner: R,
+    hash: Sha256,
+    bytes: u64,
+    bar: indicatif::ProgressBar,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        self.bar.set_position(self.bytes);
+        Ok(n)
+    }
+}
+
+fn csv_reader<R: Read>(r: R, csv: &CsvOptions) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .delimiter(csv.delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(r)
+}
+
+fn read_header<R: Read>(
+    rdr: &mut csv::Reader<R>,
+    rec: &mut csv::ByteRecord,
+    source: &Source,
+    csv: &CsvOptions,
+) -> Result<Vec<String>> {
+    let got = rdr
+        .read_byte_record(rec)
+        .map_err(|e| unreadable(&source.path, Some(1), e.to_string()))?;
+    if !got {
+        return Err(unreadable(&source.path, None, "empty file: no header row".into()));
+    }
+    let line = rec.position().map_or(1, |p| p.line());
+    rec.iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let f = if i == 0 { f.strip_prefix(b"\xef\xbb\xbf").unwrap_or(f) } else { f };
+            decode(f, csv, &source.path, line, i).map(|s| s.trim_matches(crate::values::is_trim_char).to_string())
+        })
+        .collect()
+}
+
+fn decode<'a>(
+    bytes: &'a [u8],
+    csv: &CsvOptions,
+    path: &Path,
+    line: u64,
+    field: usize,
+) -> Result<std::borrow::Cow<'a, str>> {
+    if csv.encoding == encoding_rs::UTF_8 {
+        std::str::from_utf8(bytes).map(Into::into).map_err(|_| {
+            unreadable(
+                path,
+                Some(line),
+                format!(
+                    "field {} is not valid UTF-8; if the file is Windows-1252, set input.encoding = \"windows-1252\"",
+                    field + 1
+                ),
+            )
+        })
+    } else {
+        Ok(csv.encoding.decode_without_bom_handling(bytes).0)
+    }
+}
+
+fn read_csv(source: &Source, csv: &CsvOptions, progress: &Progress) -> Result<RawTable> {
+    let file = open(&source.path)?;
+    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = progress.bytes(&format!("reading {}", file_name(&source.path)), total);
+    let mut rdr = csv_reader(
+        Hashing { inner: BufReader::with_capacity(1 << 20, file), hash: Sha256::new(), bytes: 0, bar: bar.clone() },
+        csv,
+    );
+    let mut rec = csv::ByteRecord::new();
+    let header = read_header(&mut rdr, &mut rec, source, csv)?;
+    let positions = positions(source, &header)?;
+    let width = header.len();
+    let cap = (total / 64).min(1 << 24) as usize;
+    let mut cols: Vec<StringChunkedBuilder> =
+        (0..width).map(|i| StringChunkedBuilder::new(file_col(i).into(), cap)).collect();
+    let mut lines: Vec<i64> = Vec::with_capacity(cap);
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map(|p| p.line());
+                return Err(unreadable(&source.path, line, e.to_string()));
+            }
+        }
+        let line = rec.position().map_or(0, |p| p.line());
+        lines.push(line as i64);
+        for (i, col) in cols.iter_mut().enumerate() {
+            match rec.get(i) {
+                Some(f) => match clean(&decode(f, csv, &source.path, line, i)?) {
+                    Some(v) => col.append_value(v),
+                    None => col.append_null(),
+                },
+                None => col.append_null(),
+            }
+        }
+    }
+    let hashing = rdr.into_inner();
+    bar.finish_and_clear();
+    let mut columns = vec![Column::new("line".into(), lines)];
+    columns.extend(cols.into_iter().map(|b| b.finish().into_column()));
+    let df = DataFrame::new_infer_height(columns)?;
+    Ok(RawTable {
+        source: source.clone(),
+        header,
+        df,
+        positions,
+        sha256: hex(&hashing.hash.finalize()),
+        bytes: hashing.bytes,
+    })
+}
+
+fn read_parquet(source: &Source, progress: &Progress) -> Result<RawTable> {
+    let path = &source.path;
+    let bar = progress.bytes(&format!("reading {}", file_name(path)), 0);
+    let (sha256, bytes) = hash_file(path)?;
+    let df = ParquetReader::new(open(path)?)
+        .finish()
+        .map_err(|e| unreadable(path, None, e.to_string()))?;
+    bar.finish_and_clear();
+    let header: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    let positions = positions(source, &header)?;
+    let mut columns = vec![Column::new("line".into(), (1..=df.height() as i64).collect::<Vec<_>>())];
+    for (i, c) in df.columns().iter().enumerate() {
+        let c = match c.dtype() {
+            DataType::Date | DataType::Datetime(_, _) | DataType::Boolean => c.clone(),
+            DataType::String => trimmed(c.str()?),
+            _ => trimmed(c.cast(&DataType::String)?.str()?),
+        };
+        columns.push(c.with_name(file_col(i).into()));
+    }
+    let df = DataFrame::new_infer_height(columns)?;
+    Ok(RawTable { source: source.clone(), header, df, positions, sha256, bytes })
+}
+
+fn trimmed(s: &StringChunked) -> Column {
+    s.iter()
+        .map(|v| v.and_then(clean))
+        .collect::<StringChunked>()
+        .into_column()
+}
+
+fn hash_file(path: &Path) -> Result<(String, u64)> {
+    let mut file = open(path)?;
+    let mut hash = Sha256::new();
+    let bytes = std::io::copy(&mut file, &mut hash).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+    Ok((hex(&hash.finalize()), bytes))
+}
+
+pub fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// A raw table from rows in memory (line numbers from 2), for unit tests.
+#[cfg(test)]
+pub(crate) fn raw_from_rows(table: Table, header: &[&str], rows: &[&[&str]]) -> RawTable {
+    let source = Source { table, path: PathBuf::from(format!("{table}.csv")), format: Format::Csv };
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let positions = positions(&source, &header).expect("test header has the required columns");
+    let mut columns = vec![Column::new("line".into(), (2..rows.len() as i64 + 2).collect::<Vec<_>>())];
+    for i in 0..header.len() {
+        let v: StringChunked = rows.iter().map(|r| r.get(i).and_then(|v| clean(v))).collect();
+        columns.push(v.with_name(file_col(i).into()).into_column());
+    }
+    let df = DataFrame::new_infer_height(columns).expect("columns have one height");
+    RawTable { source, header, df, positions, sha256: String::new(), bytes: 0 }
+}

@@ -1,0 +1,253 @@
+//! The nightly job end to end: read, validate, join, decide, write, publish; and `validate`,
+//! which checks a pipeline file and an extract's headers without writing anything.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::cells;
+use crate::error::{Error, Result};
+use crate::manifest::{CellCount, Input, Manifest, Reading};
+use crate::pipeline::Pipeline;
+use crate::progress::Progress;
+use crate::read::{self, file_name, Source};
+use crate::records::{self, Valid};
+use crate::schema::Table;
+use crate::validate::{self, Checked, Context, CustomerIndex};
+use crate::write;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What one run is asked to do.
+pub struct Job {
+    pub pipeline: Pipeline,
+    pub as_of: NaiveDate,
+    pub input: PathBuf,
+    pub out: PathBuf,
+}
+
+impl Job {
+    /// The job a pipeline file describes, with the command line's overrides.
+    pub fn new(pipeline: Pipeline, as_of: NaiveDate, input: Option<PathBuf>, out: Option<PathBuf>) -> Result<Job> {
+        let input = input.or_else(|| pipeline.input_dir.clone()).ok_or_else(|| {
+            Error::Usage(format!(
+                "{}: no extract folder: set input.dir in the pipeline file or pass --input DIR",
+                pipeline.path.display()
+            ))
+        })?;
+        let out = out.unwrap_or_else(|| pipeline.output_dir.clone());
+        Ok(Job { pipeline, as_of, input, out })
+    }
+}
+
+/// What a finished run reports.
+pub struct Report {
+    pub folder: PathBuf,
+    pub manifest: Manifest,
+}
+
+/// Today in Europe/Amsterdam, the default as-of date.
+pub fn today() -> NaiveDate {
+    chrono::Utc::now().with_timezone(&chrono_tz::Europe::Amsterdam).date_naive()
+}
+
+/// Checks the extract's files and headers: every problem at once, nothing read beyond the
+/// header row.
+pub fn check_extract(job: &Job) -> Result<Vec<(Source, Vec<String>)>> {
+    let sources = read::discover(&job.input)?;
+    let mut problems = Vec::new();
+    let mut found = Vec::new();
+    for s in sources {
+        match read::header(&s, &job.pipeline.csv) {
+            Ok((header, _)) => found.push((s, header)),
+            Err(Error::MissingColumn { path, table, columns, .. }) => {
+                let have: Vec<String> = columns.iter().map(|c| c.trim().to_lowercase()).collect();
+                for c in table_of(table).columns().iter().filter(|c| c.required && !have.contains(&c.name.to_string())) {
+                    problems.push(format!(
+                        "{}: missing required column `{}`; columns are: {}",
+                        path.display(),
+                        c.name,
+                        columns.join(", ")
+                    ));
+                }
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if problems.is_empty() {
+        Ok(found)
+    } else {
+        Err(Error::Extract { dir: job.input.clone(), problems })
+    }
+}
+
+fn table_of(name: &str) -> Table {
+    Table::ALL.into_iter().find(|t| t.name() == name).unwrap_or(Table::Customers)
+}
+
+/// Runs the job and publishes `<out>/as_of=DATE/`.
+pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
+    let mut timings: BTreeMap<&'static str, f64> = BTreeMap::new();
+    let mut clock = Instant::now();
+    let mut lap = |name: &'static str| {
+        timings.insert(name, (clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0);
+        clock = Instant::now();
+    };
+    let sources: Vec<Source> = check_extract(job)?.into_iter().map(|(s, _)| s).collect();
+    let csv = &job.pipeline.csv;
+    let ctx = Context { as_of: job.as_of, date_format: &csv.date_format };
+
+    let mut checked: BTreeMap<Table, (Checked, Input)> = BTreeMap::new();
+    let mut index = CustomerIndex::default();
+    for s in &sources {
+        let raw = read::read(s, csv, progress)?;
+        let c = validate::check(&raw, &ctx, Some(&index))?;
+        if s.table == Table::Customers {
+            index = CustomerIndex::new(&c.valid)?;
+        }
+        progress.step(format!(
+            "{}: {} rows, {} valid, {} quarantined, {} exact duplicates",
+            file_name(&s.path),
+            c.stats.rows_read,
+            c.stats.rows_valid,
+            c.stats.quarantined_total(),
+            c.stats.exact_duplicates
+        ));
+        let input = Input {
+            table: s.table.name(),
+            path: absolute(&s.path),
+            format: s.format,
+            sha256: raw.sha256,
+            bytes: raw.bytes,
+            stats: c.stats.clone(),
+        };
+        checked.insert(s.table, (c, input));
+    }
+    lap("read_validate");
+
+    let valid = |t: Table| checked.get(&t).map(|(c, _)| &c.valid);
+    let empty = DataFrame::empty();
+    let recs = records::build(&Valid {
+        customers: valid(Table::Customers).unwrap_or(&empty),
+        invoices: valid(Table::Invoices).unwrap_or(&empty),
+        preferences: valid(Table::Preferences),
+        requests: valid(Table::Requests),
+        do_not_call: valid(Table::DoNotCall),
+    })?;
+    progress.step(format!("joined {} customer records", recs.len()));
+    lap("join");
+
+    let policy = &job.pipeline.policy;
+    let order = cells::sorted_records(&recs);
+    let (eligibility, counts) = cells::eligibility(&recs, &order, policy, job.as_of)?;
+    let retention = cells::retention(&recs, &order, policy, job.as_of)?;
+    progress.step(format!("decided {} cells", eligibility.height()));
+    lap("decide");
+
+    let dir = write::RunDir::begin(&job.out, job.as_of)?;
+    let mut outputs = BTreeMap::new();
+    outputs.insert("eligibility", dir.dataset("eligibility", &eligibility, Some("dealer_id"), false)?);
+    drop(eligibility);
+    fail_point("eligibility_written");
+    let quarantine = quarantine(checked.values().map(|(c, _)| &c.quarantine))?;
+    outputs.insert("quarantine", dir.dataset("quarantine", &quarantine, None, true)?);
+    outputs.insert("retention", dir.dataset("retention", &retention, None, false)?);
+    lap("write");
+
+    let inputs = checked.into_values().map(|(_, input)| input).collect();
+    timings.insert("total", (progress.elapsed() * 1000.0).round() / 1000.0);
+    let manifest = Manifest {
+        tool: "eligibility",
+        tool_version: VERSION,
+        as_of: job.as_of.to_string(),
+        pipeline_file: absolute(&job.pipeline.path),
+        pipeline_sha256: job.pipeline.sha256.clone(),
+        reading: Reading {
+            delimiter: (csv.delimiter as char).to_string(),
+            encoding: csv.encoding.name(),
+            date_format: csv.date_format.spec().to_string(),
+        },
+        inputs,
+        outputs,
+        cells: counts,
+        timings_s: timings,
+    };
+    fail_point("before_publish");
+    let folder = dir.publish(&manifest)?;
+    progress.step(format!("published {}", folder.display()));
+    Ok(Report { folder, manifest })
+}
+
+/// All tables' quarantined rows, sorted by table and line.
+fn quarantine<'a>(parts: impl Iterator<Item = &'a DataFrame>) -> Result<DataFrame> {
+    let mut all: Option<DataFrame> = None;
+    for p in parts {
+        match &mut all {
+            None => all = Some(p.clone()),
+            Some(a) => {
+                a.vstack_mut(p)?;
+            }
+        }
+    }
+    let all = all.unwrap_or_default();
+    if all.height() == 0 {
+        return Ok(all);
+    }
+    Ok(all.sort(["table", "line"], SortMultipleOptions::default())?)
+}
+
+/// Test hook: `ELIGIBILITY_ABORT_AT=<point>` aborts the process there, as a kill would.
+fn fail_point(point: &str) {
+    if std::env::var("ELIGIBILITY_ABORT_AT").is_ok_and(|v| v == point) {
+        std::process::abort();
+    }
+}
+
+fn absolute(p: &Path) -> String {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()
+}
+
+impl Report {
+    /// The short summary printed at the end of a run.
+    pub fn summary(&self) -> String {
+        let m = &self.manifest;
+        let mut s = format!("as-of {}\n\n", m.as_of);
+        s.push_str(&format!(
+            "{:<14} {:>10} {:>10} {:>12}  quarantined by reason\n",
+            "table", "read", "valid", "quarantined"
+        ));
+        for i in &m.inputs {
+            let reasons: Vec<String> = i.stats.quarantined.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            s.push_str(&format!(
+                "{:<14} {:>10} {:>10} {:>12}  {}\n",
+                i.table,
+                i.stats.rows_read,
+                i.stats.rows_valid,
+                i.stats.quarantined_total(),
+                reasons.join(", ")
+            ));
+        }
+        s.push_str(&format!("\neligible cells {:<20}", "(of all)"));
+        let channels = ["email", "sms", "app", "post", "phone"];
+        for c in channels {
+            s.push_str(&format!(" {c:>16}"));
+        }
+        s.push('\n');
+        for cat in crate::schema::CATEGORIES {
+            s.push_str(&format!("{cat:<35}"));
+            for ch in channels {
+                let of = |pred: &dyn Fn(&CellCount) -> bool| -> u64 {
+                    m.cells.iter().filter(|c| c.category == cat && c.channel == ch && pred(c)).map(|c| c.cells).sum()
+                };
+                let cell = format!("{} of {}", of(&|c| c.eligible), of(&|_| true));
+                s.push_str(&format!(" {cell:>16}"));
+            }
+            s.push('\n');
+        }
+        s.push_str(&format!("\noutput: {}\n", self.folder.display()));
+        s
+    }
+}

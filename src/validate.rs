@@ -1,0 +1,546 @@
+//! Validating one table: every row is either valid, an exact duplicate (counted once), or
+//! quarantined with the first reason of the contract's order: `missing_value`, `bad_value`,
+//! `future_date`, `unknown_customer`, `duplicate_key`.
+//!
+//! Takes a raw table and returns typed frames; it reads and writes no files. Valid rows come
+//! out typed: dates as Date, timestamps as Int64 microseconds UTC, booleans, enumerations
+//! lowercased, do_not_call numbers in E.164, and for tables that name a customer the record
+//! index `rid` of that customer.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::contact;
+use crate::error::Result;
+use crate::read::RawTable;
+use crate::schema::{CustomerRef, Kind, Quarantine, Table, CATEGORIES, CHANNELS, REQUEST_KINDS, STATUSES};
+use crate::values::{self, DateFormat};
+
+/// What validation needs to know about the run.
+pub struct Context<'a> {
+    pub as_of: NaiveDate,
+    pub date_format: &'a DateFormat,
+}
+
+/// The valid customer records, by (dealer_id, customer_id), to their record index.
+#[derive(Default)]
+pub struct CustomerIndex {
+    map: PlHashMap<String, PlHashMap<String, u32>>,
+}
+
+impl CustomerIndex {
+    /// Indexes the valid `customers` frame; record index = row number in that frame.
+    pub fn new(customers: &DataFrame) -> Result<CustomerIndex> {
+        let dealers = customers.column("dealer_id")?.str()?;
+        let ids = customers.column("customer_id")?.str()?;
+        let mut map: PlHashMap<String, PlHashMap<String, u32>> = PlHashMap::default();
+        for (rid, (d, c)) in dealers.iter().zip(ids.iter()).enumerate() {
+            if let (Some(d), Some(c)) = (d, c) {
+                map.entry(d.to_string()).or_default().insert(c.to_string(), rid as u32);
+            }
+        }
+        Ok(CustomerIndex { map })
+    }
+
+    pub fn get(&self, dealer: &str, customer: &str) -> Option<u32> {
+        self.map.get(dealer)?.get(customer).copied()
+    }
+}
+
+/// Row counts of one input table, for the manifest and the summary.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TableStats {
+    pub rows_read: u64,
+    pub rows_valid: u64,
+    pub exact_duplicates: u64,
+    pub quarantined: BTreeMap<&'static str, u64>,
+}
+
+impl TableStats {
+    pub fn quarantined_total(&self) -> u64 {
+        self.quarantined.values().sum()
+    }
+}
+
+/// A validated table.
+pub struct Checked {
+    /// `line`, `rid` (tables that name a customer) and every contract column, typed.
+    pub valid: DataFrame,
+    /// `table`, `line`, `reason`, `record` (the row as JSON, header names as written).
+    pub quarantine: DataFrame,
+    pub stats: TableStats,
+}
+
+/// Validates `raw`; `customers` must be given for every table that names a customer.
+pub fn check(raw: &RawTable, ctx: &Context, customers: Option<&CustomerIndex>) -> Result<Checked> {
+    let table = raw.source.table;
+    let rows_read = raw.df.height() as u64;
+
+    // Exact duplicates first: the first copy keeps its line, the others are set aside.
+    let file_cols: Vec<String> = raw.file_columns().iter().map(|c| c.to_string()).collect();
+    let df = if file_cols.is_empty() {
+        raw.df.clone()
+    } else {
+        raw.df.unique_stable(Some(&file_cols), UniqueKeepStrategy::First, None)?
+    };
+    let exact_duplicates = rows_read - df.height() as u64;
+    let dedup = RawTable {
+        source: raw.source.clone(),
+        header: raw.header.clone(),
+        df,
+        positions: raw.positions.clone(),
+        sha256: String::new(),
+        bytes: 0,
+    };
+    let n = dedup.df.height();
+
+    // missing_value, bad_value, future_date: per column, the earliest reason wins.
+    let mut reasons: Vec<Option<Quarantine>> = vec![None; n];
+    let mut parsed = vec![dedup.df.column("line")?.clone()];
+    for spec in table.columns() {
+        let col = dedup.column(spec.name);
+        let dated = table.dated_by() == Some(spec.name);
+        let out = parse_column(col, spec.kind, n, ctx, dated, &mut reasons)?;
+        if spec.required {
+            for (r, missing) in reasons.iter_mut().zip(out.is_null().iter()) {
+                if missing == Some(true) {
+                    flag(r, Quarantine::MissingValue);
+                }
+            }
+        }
+        parsed.push(out.with_name(spec.name.into()));
+    }
+
+    // unknown_customer: the record named must be among the valid customers.
+    if table.customer_ref() != CustomerRef::None {
+        let index = customers.expect("tables that name a customer are checked after customers");
+        let dealer = parsed_str(&parsed, "dealer_id")?;
+        let customer = parsed_str(&parsed, "customer_id")?;
+        let rids: UInt32Chunked = dealer
+            .iter()
+            .zip(customer.iter())
+            .zip(reasons.iter_mut())
+            .map(|((d, c), r)| match (d, c) {
+                (Some(d), Some(c)) => {
+                    let rid = index.get(d, c);
+                    if rid.is_none() {
+                        flag(r, Quarantine::UnknownCustomer);
+                    }
+                    rid
+                }
+                // a vehicle without an owner; a missing required id is already missing_value
+                _ => None,
+            })
+            .collect();
+        parsed.push(rids.with_name("rid".into()).into_column());
+    }
+
+    // duplicate_key: among the rows that passed every other check, a key held by two or
+    // more (differing) rows quarantines all of them.
+    let key = table.key();
+    if !key.is_empty() {
+        let ok: Vec<IdxSize> = (0..n as IdxSize).filter(|&i| reasons[i as usize].is_none()).collect();
+        let ok = IdxCa::from_vec("i".into(), ok);
+        let keys = DataFrame::new_infer_height(
+            key.iter()
+                .map(|k| parsed.iter().find(|c| c.name() == *k).cloned().expect("key columns are contract columns"))
+                .collect(),
+        )?
+        .take(&ok)?;
+        for (i, dup) in ok.iter().zip(keys.is_duplicated()?.iter()) {
+            if let (Some(i), Some(true)) = (i, dup) {
+                flag(&mut reasons[i as usize], Quarantine::DuplicateKey);
+            }
+        }
+    }
+
+    let parsed = DataFrame::new(n, parsed)?;
+    let is_valid: BooleanChunked = reasons.iter().map(|r| r.is_none()).collect();
+    let valid = parsed.filter(&is_valid)?;
+    let quarantine = quarantine_frame(&dedup, &reasons)?;
+
+    let mut quarantined = BTreeMap::new();
+    for r in reasons.iter().flatten() {
+        *quarantined.entry(r.code()).or_insert(0) += 1;
+    }
+    let stats = TableStats {
+        rows_read,
+        rows_valid: valid.height() as u64,
+        exact_duplicates,
+        quarantined,
+    };
+    Ok(Checked { valid, quarantine, stats })
+}
+
+fn flag(r: &mut Option<Quarantine>, q: Quarantine) {
+    *r = Some(r.map_or(q, |x| x.min(q)));
+}
+
+fn parsed_str<'a>(cols: &'a [Column], name: &str) -> Result<&'a StringChunked> {
+    let c = cols.iter().find(|c| c.name() == name).expect("contract column");
+    Ok(c.str()?)
+}
+
+/// Parses one contract column (or an all-null one when the file lacks it), flagging
+/// `bad_value` and, for the table's date column, `future_date`.
+fn parse_column(
+    col: Option<&Column>,
+    kind: Kind,
+    n: usize,
+    ctx: &Context,
+    dated: bool,
+    reasons: &mut [Option<Quarantine>],
+) -> Result<Column> {
+    let Some(col) = col else {
+        let dtype = match kind {
+            Kind::Date => DataType::Date,
+            Kind::Timestamp => DataType::Int64,
+            Kind::Bool => {
+                return Ok(BooleanChunked::full("".into(), false, n).into_column());
+            }
+            _ => DataType::String,
+        };
+        return Ok(Column::full_null("".into(), n, &dtype));
+    };
+    let mut bad = |i: usize, q: Quarantine| flag(&mut reasons[i], q);
+    let out = match kind {
+        Kind::Text | Kind::Decimal => {
+            let text = as_text(col)?;
+            if kind == Kind::Decimal {
+                for (i, v) in text.iter().enumerate() {
+                    if v.is_some_and(|v| !values::is_decimal(v)) {
+                        bad(i, Quarantine::BadValue);
+                    }
+                }
+            }
+            text.into_column()
+        }
+        Kind::Date => {
+            let days: Int32Chunked = match col.dtype() {
+                DataType::Date => col.date()?.physical().clone(),
+                DataType::Datetime(_, _) => col.cast(&DataType::Date)?.date()?.physical().clone(),
+                _ => {
+                    let text = as_text(col)?;
+                    text.iter()
+                        .enumerate()
+                        .map(|(i, v)| {
+                            let v = v?;
+                            let d = ctx.date_format.date(v);
+                            if d.is_none() {
+                                bad(i, Quarantine::BadValue);
+                            }
+                            d.map(values::epoch_days)
+                        })
+                        .collect()
+                }
+            };
+            if dated {
+                let limit = values::epoch_days(ctx.as_of);
+                for (i, d) in days.iter().enumerate() {
+                    if d.is_some_and(|d| d > limit) {
+                        bad(i, Quarantine::FutureDate);
+                    }
+                }
+            }
+            days.into_date().into_column()
+        }
+        Kind::Timestamp => {
+            let micros = timestamp_micros(col, ctx.date_format, &mut bad)?;
+            if dated {
+                let limit = values::day_after_micros(ctx.as_of);
+                for (i, t) in micros.iter().enumerate() {
+                    if t.is_some_and(|t| t >= limit) {
+                        bad(i, Quarantine::FutureDate);
+                    }
+                }
+            }
+            micros.into_column()
+        }
+        Kind::Bool => {
+            let b: BooleanChunked = match col.dtype() {
+                DataType::Boolean => col.bool()?.fill_null_with_values(false)?,
+                _ => as_text(col)?
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| match v {
+                        None => Some(false),
+                        Some(v) => {
+                            let b = values::boolean(v);
+                            if b.is_none() {
+                                bad(i, Quarantine::BadValue);
+                            }
+                            b
+                        }
+                    })
+                    .collect(),
+            };
+            b.into_column()
+        }
+        Kind::Category | Kind::Channel | Kind::Status | Kind::RequestKind => {
+            let cats: Vec<&str> = CATEGORIES.iter().copied().chain(["*"]).collect();
+            let chans: Vec<&str> = CHANNELS.iter().copied().chain(["*"]).collect();
+            let words: &[&str] = match kind {
+                Kind::Category => &cats,
+                Kind::Channel => &chans,
+                Kind::Status => &STATUSES,
+                _ => &REQUEST_KINDS,
+            };
+            map_text(col, |i, v| {
+                let w = values::word(v, words);
+                if w.is_none() {
+                    bad(i, Quarantine::BadValue);
+                }
+                w.map(str::to_string)
+            })?
+        }
+        Kind::Phone => map_text(col, |i, v| {
+            let p = contact::phone(v);
+            if p.is_none() {
+                bad(i, Quarantine::BadValue);
+            }
+            p.map(|p| p.e164)
+        })?,
+    };
+    Ok(out)
+}
+
+fn as_text(col: &Column) -> Result<StringChunked> {
+    Ok(match col.dtype() {
+        DataType::String => col.str()?.clone(),
+        _ => col.cast(&DataType::String)?.str()?.clone(),
+    })
+}
+
+fn map_text(col: &Column, mut f: impl FnMut(usize, &str) -> Option<String>) -> Result<Column> {
+    let text = as_text(col)?;
+    let out: StringChunked = text
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v.and_then(|v| f(i, v)))
+        .collect();
+    Ok(out.into_column())
+}
+
+/// Timestamps as µs UTC: text by the contract's grammar; a Parquet timestamp with a zone is
+/// an instant, one without is Europe/Amsterdam wall-clock time; a Parquet date is midnight.
+fn timestamp_micros(
+    col: &Column,
+    fmt: &DateFormat,
+    bad: &mut impl FnMut(usize, Quarantine),
+) -> Result<Int64Chunked> {
+    Ok(match col.dtype() {
+        DataType::Datetime(unit, tz) => {
+            let per_us = match unit {
+                TimeUnit::Nanoseconds => 1_000,
+                TimeUnit::Microseconds => 1,
+                TimeUnit::Milliseconds => -1_000,
+            };
+            let raw = col.datetime()?.physical().clone();
+            raw.iter()
+                .map(|v| {
+                    let us = match per_us {
+                        -1_000 => v? * 1_000,
+                        k => v?.div_euclid(k),
+                    };
+                    if tz.is_some() {
+                        Some(us)
+                    } else {
+                        let naive = chrono::DateTime::from_timestamp_micros(us)?.naive_utc();
+                        Some(values::amsterdam_to_utc(naive).and_utc().timestamp_micros())
+                    }
+                })
+                .collect()
+        }
+        DataType::Date => col
+            .date()?
+            .physical()
+            .iter()
+            .map(|d| {
+                let midnight = values::from_epoch_days(d?).and_time(chrono::NaiveTime::MIN);
+                Some(values::amsterdam_to_utc(midnight).and_utc().timestamp_micros())
+            })
+            .collect(),
+        _ => as_text(col)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let v = v?;
+                let t = values::timestamp_micros(v, fmt);
+                if t.is_none() {
+                    bad(i, Quarantine::BadValue);
+                }
+                t
+            })
+            .collect(),
+    })
+}
+
+/// The quarantined rows: table, line, reason and the row as JSON with the header's names.
+fn quarantine_frame(raw: &RawTable, reasons: &[Option<Quarantine>]) -> Result<DataFrame> {
+    let idx: Vec<IdxSize> = (0..reasons.len() as IdxSize)
+        .filter(|&i| reasons[i as usize].is_some())
+        .collect();
+    let rows = raw.df.take(&IdxCa::from_vec("i".into(), idx.clone()))?;
+    let lines = rows.column("line")?.i64()?.clone();
+    let cols: Vec<StringChunked> = raw
+        .file_columns()
+        .iter()
+        .map(|c| rows.column(c).and_then(|c| c.cast(&DataType::String)).map(|c| c.str().cloned()))
+        .collect::<PolarsResult<PolarsResult<Vec<_>>>>()??;
+    let records: StringChunked = (0..rows.height())
+        .map(|r| {
+            let fields: Vec<String> = raw
+                .header
+                .iter()
+                .zip(&cols)
+                .map(|(h, c)| {
+                    let v = c.get(r).map_or(serde_json::Value::Null, |v| v.into());
+                    format!("{}:{}", serde_json::Value::from(h.as_str()), v)
+                })
+                .collect();
+            Some(format!("{{{}}}", fields.join(",")))
+        })
+        .collect();
+    let reason: StringChunked = idx.iter().map(|&i| reasons[i as usize].map(Quarantine::code)).collect();
+    let table = raw.source.table.name();
+    Ok(DataFrame::new(
+        rows.height(),
+        vec![
+            Column::new("table".into(), vec![table; rows.height()]),
+            lines.into_column(),
+            reason.with_name("reason".into()).into_column(),
+            records.with_name("record".into()).into_column(),
+        ],
+    )?)
+}
+
+/// `check` for a table read from memory, for tests.
+#[cfg(test)]
+pub(crate) fn check_rows(table: Table, header: &[&str], rows: &[&[&str]], as_of: &str, customers: Option<&CustomerIndex>) -> Checked {
+    let fmt = DateFormat::iso();
+    let ctx = Context { as_of: NaiveDate::parse_from_str(as_of, "%Y-%m-%d").unwrap(), date_format: &fmt };
+    let raw = crate::read::raw_from_rows(table, header, rows);
+    check(&raw, &ctx, customers).unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reasons(c: &Checked) -> Vec<(i64, String)> {
+        let q = &c.quarantine;
+        let lines = q.column("line").unwrap().i64().unwrap();
+        let reasons = q.column("reason").unwrap().str().unwrap();
+        let mut v: Vec<(i64, String)> =
+            lines.iter().zip(reasons.iter()).map(|(l, r)| (l.unwrap(), r.unwrap().to_string())).collect();
+        v.sort();
+        v
+    }
+
+    const CUST: &[&str] = &["dealer_id", "customer_id", "registered_on", "deceased"];
+
+    #[test]
+    fn customer_reasons_and_precedence() {
+        let c = check_rows(
+            Table::Customers,
+            CUST,
+            &[
+                &["D1", "1", "2020-01-01", ""],     // 2 valid
+                &["D1", "", "2020-01-01", ""],      // 3 missing
+                &["D1", "3", "01-01-2020", ""],     // 4 bad date
+                &["D1", "4", "2020-01-01", "soms"], // 5 bad bool
+                &["D1", "5", "2030-01-01", ""],     // 6 future
+                &["D1", "6", "2020-01-01", ""],     // 7 key dup with 8
+                &["D1", "6", "2020-01-02", ""],     // 8
+                &["D1", "1", "2020-01-01", ""],     // 9 exact copy of 2: counted once
+                &["D1", "", "2030-99-01", "x"],     // 10 missing beats bad
+                &["D1", "7", "2030-01-01", ""],     // 11 future, shares key with 12
+                &["D1", "7", "2020-01-01", ""],     // 12 valid: 11 did not pass its checks
+            ],
+            "2024-06-30",
+            None,
+        );
+        assert_eq!(
+            reasons(&c),
+            vec![
+                (3, "missing_value".into()),
+                (4, "bad_value".into()),
+                (5, "bad_value".into()),
+                (6, "future_date".into()),
+                (7, "duplicate_key".into()),
+                (8, "duplicate_key".into()),
+                (10, "missing_value".into()),
+                (11, "future_date".into()),
+            ]
+        );
+        assert_eq!(c.stats.rows_read, 11);
+        assert_eq!(c.stats.exact_duplicates, 1);
+        assert_eq!(c.stats.rows_valid, 2);
+    }
+
+    #[test]
+    fn unknown_customer_needs_a_valid_record() {
+        let cust = check_rows(Table::Customers, CUST, &[&["D1", "1", "2020-01-01", ""], &["D1", "2", "2020-01-01", ""], &["D1", "2", "2020-02-01", ""]], "2024-06-30", None);
+        let index = CustomerIndex::new(&cust.valid).unwrap();
+        let inv = check_rows(
+            Table::Invoices,
+            &["dealer_id", "invoice_id", "customer_id", "invoice_date", "amount"],
+            &[
+                &["D1", "I1", "1", "2024-01-01", "12,50"], // valid
+                &["D2", "I2", "1", "2024-01-01", ""],      // other dealer: unknown
+                &["D1", "I3", "2", "2024-01-01", ""],      // customer 2 is a key duplicate: unknown
+                &["D1", "I4", "1", "2024-01-01", "1.234,5"], // bad amount
+                &["D1", "I5", "9", "2025-01-01", ""],      // future beats unknown
+            ],
+            "2024-06-30",
+            Some(&index),
+        );
+        assert_eq!(
+            reasons(&inv),
+            vec![(3, "unknown_customer".into()), (4, "unknown_customer".into()), (5, "bad_value".into()), (6, "future_date".into())]
+        );
+        let veh = check_rows(
+            Table::Vehicles,
+            &["dealer_id", "vehicle_id", "customer_id"],
+            &[&["D1", "V1", ""], &["D1", "V2", "9"], &["D1", "V3", "1"]],
+            "2024-06-30",
+            Some(&index),
+        );
+        assert_eq!(reasons(&veh), vec![(3, "unknown_customer".into())]);
+    }
+
+    #[test]
+    fn enumerations_timestamps_and_phones() {
+        let cust = check_rows(Table::Customers, CUST, &[&["D1", "1", "2020-01-01", ""]], "2024-06-30", None);
+        let index = CustomerIndex::new(&cust.valid).unwrap();
+        let p = check_rows(
+            Table::Preferences,
+            &["dealer_id", "customer_id", "category", "channel", "status", "recorded_at"],
+            &[
+                &["D1", "1", " Newsletter ", "EMAIL", "Opt_In", "2024-01-01 10:00"],
+                &["D1", "1", "marketing", "email", "opt_in", "2024-01-01"],
+                &["D1", "1", "*", "fax", "opt_in", "2024-01-01"],
+                &["D1", "1", "*", "*", "ja", "2024-01-01"],
+                &["D1", "1", "*", "*", "opt_out", "01-01-2024 10:00"],
+                &["D1", "1", "*", "*", "opt_out", "2024-06-30T23:59:59"],
+                &["D1", "1", "*", "*", "opt_out", "2024-06-30T22:00:00Z"], // 1 July 00:00 in Amsterdam
+            ],
+            "2024-06-30",
+            Some(&index),
+        );
+        assert_eq!(
+            reasons(&p),
+            vec![(3, "bad_value".into()), (4, "bad_value".into()), (5, "bad_value".into()), (6, "bad_value".into()), (8, "future_date".into())]
+        );
+        let cat = p.valid.column("category").unwrap().str().unwrap();
+        assert_eq!(cat.get(0), Some("newsletter"));
+
+        let dnc = check_rows(Table::DoNotCall, &["phone"], &[&["06-12345678"], &["+31 6 1234 5678"], &["geen"], &[""]], "2024-06-30", None);
+        assert_eq!(reasons(&dnc), vec![(4, "bad_value".into()), (5, "missing_value".into())]);
+        let e164 = dnc.valid.column("phone").unwrap().str().unwrap();
+        assert_eq!(e164.get(1), Some("+31612345678"));
+    }
+}

@@ -1,0 +1,209 @@
+//! Writing a run folder: Parquet datasets (ZSTD, statistics on), `manifest.json` and
+//! `_SUCCESS`, in a hidden temporary folder that is renamed into place only when complete.
+//!
+//! A run that fails removes its temporary folder; one that is killed leaves it hidden, and the
+//! next run clears it. The previous folder of the same date stays as it was until the new one
+//! is complete.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// Rows per Parquet row group: small enough for DuckDB and polars to skip groups by their
+/// statistics, large enough to compress well.
+const ROW_GROUP: usize = 256 * 1024;
+
+/// A run folder being written.
+pub struct RunDir {
+    pub tmp: PathBuf,
+    pub target: PathBuf,
+    published: bool,
+}
+
+/// What was written to one dataset folder.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Written {
+    pub path: String,
+    pub rows: u64,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+fn out_err(path: &Path, source: std::io::Error) -> Error {
+    Error::Output { path: path.to_path_buf(), source }
+}
+
+impl RunDir {
+    /// Prepares `<root>/.as_of=DATE.tmp-PID/`, clearing what killed runs left behind.
+    pub fn begin(root: &Path, as_of: NaiveDate) -> Result<RunDir> {
+        fs::create_dir_all(root).map_err(|e| out_err(root, e))?;
+        clear_leftovers(root);
+        let name = format!("as_of={as_of}");
+        let tmp = root.join(format!(".{name}.tmp-{}", std::process::id()));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(|e| out_err(&tmp, e))?;
+        }
+        fs::create_dir(&tmp).map_err(|e| out_err(&tmp, e))?;
+        Ok(RunDir { tmp, target: root.join(name), published: false })
+    }
+
+    /// Writes `df` as one dataset folder, one file per value of `partition` (the key lives in
+    /// the folder name only), or one file when `partition` is `None`. `df` must be sorted by
+    /// the partition column.
+    pub fn dataset(&self, name: &str, df: &DataFrame, partition: Option<&str>, private: bool) -> Result<Written> {
+        let dir = self.tmp.join(name);
+        fs::create_dir(&dir).map_err(|e| out_err(&dir, e))?;
+        let parts: Vec<(PathBuf, DataFrame)> = match partition {
+            None => vec![(dir.join("part-0.parquet"), df.clone())],
+            Some(key) => runs(df.column(key)?.str()?)
+                .into_iter()
+                .map(|(value, offset, len)| {
+                    let folder = dir.join(format!("{key}={}", escape(&value)));
+                    let part = df.slice(offset as i64, len).drop(key)?;
+                    Ok((folder.join("part-0.parquet"), part))
+                })
+                .collect::<Result<_>>()?,
+        };
+        let bytes: Vec<u64> = parts
+            .into_par_iter()
+            .map(|(path, mut part)| write_parquet(&path, &mut part, private))
+            .collect::<Result<_>>()?;
+        Ok(Written {
+            path: name.to_string(),
+            rows: df.height() as u64,
+            files: bytes.len() as u64,
+            bytes: bytes.iter().sum(),
+        })
+    }
+
+    /// Writes `manifest.json` and `_SUCCESS`, then puts the folder in place of any earlier
+    /// one of the same date.
+    pub fn publish(mut self, manifest: &impl Serialize) -> Result<PathBuf> {
+        let json = serde_json::to_vec_pretty(manifest).map_err(|e| Error::Internal(e.to_string()))?;
+        let m = self.tmp.join("manifest.json");
+        fs::write(&m, json).map_err(|e| out_err(&m, e))?;
+        let s = self.tmp.join("_SUCCESS");
+        fs::write(&s, b"").map_err(|e| out_err(&s, e))?;
+        let old = self.target.with_file_name(format!(
+            ".{}.old-{}",
+            self.target.file_name().unwrap_or_default().to_string_lossy(),
+            std::process::id()
+        ));
+        let had_old = self.target.exists();
+        if had_old {
+            fs::rename(&self.target, &old).map_err(|e| out_err(&self.target, e))?;
+        }
+        if let Err(e) = fs::rename(&self.tmp, &self.target) {
+            if had_old {
+                let _ = fs::rename(&old, &self.target);
+            }
+            return Err(out_err(&self.target, e));
+        }
+        self.published = true;
+        if had_old {
+            let _ = fs::remove_dir_all(&old);
+        }
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+/// Removes `.as_of=*.tmp-PID` and `.as_of=*.old-PID` folders whose process is gone.
+fn clear_leftovers(root: &Path) {
+    let Ok(entries) = fs::read_dir(root) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(".as_of=") {
+            continue;
+        }
+        let pid = name.rsplit_once(".tmp-").or_else(|| name.rsplit_once(".old-")).map(|(_, p)| p);
+        if let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// Runs of equal values in a sorted column: (value, offset, length).
+fn runs(col: &StringChunked) -> Vec<(String, usize, usize)> {
+    let mut out: Vec<(String, usize, usize)> = Vec::new();
+    for (i, v) in col.iter().enumerate() {
+        let v = v.unwrap_or("");
+        match out.last_mut() {
+            Some(last) if last.0 == v => last.2 += 1,
+            _ => out.push((v.to_string(), i, 1)),
+        }
+    }
+    out
+}
+
+/// A partition value as a folder name: letters, digits, `-`, `_` and `.` as they are, any
+/// other byte as `%XX` (Hive's escaping).
+pub fn escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.starts_with('.') {
+        out.replace_range(0..1, "%2E");
+    }
+    out
+}
+
+fn write_parquet(path: &Path, df: &mut DataFrame, private: bool) -> Result<u64> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| out_err(dir, e))?;
+    }
+    let file = create(path, private)?;
+    let bytes = ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
+        .with_row_group_size(Some(ROW_GROUP))
+        .set_parallel(false)
+        .finish(df)
+        .map_err(|e| Error::Output { path: path.to_path_buf(), source: std::io::Error::other(e.to_string()) })?;
+    Ok(bytes)
+}
+
+fn create(path: &Path, private: bool) -> Result<fs::File> {
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    opts.open(path).map_err(|e| out_err(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_values_are_escaped() {
+        assert_eq!(escape("D001"), "D001");
+        assert_eq!(escape("Garage a/b=c"), "Garage%20a%2Fb%3Dc");
+        assert_eq!(escape(".."), "%2E.");
+    }
+}

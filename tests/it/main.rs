@@ -1,0 +1,6 @@
+//! Integration tests: the real binary on real files in a temporary folder.
+
+mod cli;
+mod outputs;
+mod rules;
+mod support;

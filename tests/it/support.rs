@@ -1,0 +1,132 @@
+//! A work folder with the binary at hand, and readers for what a run writes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use polars::prelude::*;
+
+pub const AS_OF: &str = "2026-11-22";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn new() -> Workdir {
+        Workdir { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Runs the binary in the work folder.
+    pub fn cmd(&self, args: &[&str]) -> Output {
+        self.cmd_env(args, &[])
+    }
+
+    pub fn cmd_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_eligibility"));
+        c.args(args).current_dir(self.dir.path());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().expect("the binary runs")
+    }
+
+    /// `run` of a pipeline from the repository on `input`, into `out`, for AS_OF.
+    pub fn run(&self, pipeline: &str, input: &Path, out: &str) -> Output {
+        let p = repo().join(pipeline);
+        let o = self.cmd(&[
+            "run",
+            "--quiet",
+            "--pipeline",
+            p.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            self.path(out).to_str().unwrap(),
+            "--as-of",
+            AS_OF,
+        ]);
+        assert_ok(&o);
+        o
+    }
+
+    /// Copies a sample extract into the work folder.
+    pub fn copy_sample(&self, variant: &str, to: &str) -> PathBuf {
+        let dst = self.path(to);
+        std::fs::create_dir_all(&dst).unwrap();
+        for e in std::fs::read_dir(repo().join("sample-data").join(variant)).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+        }
+        dst
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+pub fn assert_ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A dataset of a run folder, read with hive partitioning, sorted by every column.
+pub fn dataset(run: &Path, name: &str) -> DataFrame {
+    let args = ScanArgsParquet { hive_options: HiveOptions::new_enabled(), ..Default::default() };
+    let path = run.join(name);
+    let lf = LazyFrame::scan_parquet(PlRefPath::new(path.to_str().unwrap()), args).expect("scan");
+    let df = lf.collect().expect("read back");
+    let cols: Vec<PlSmallStr> = df.get_column_names().into_iter().cloned().collect();
+    df.sort(cols, SortMultipleOptions::default().with_nulls_last(true)).unwrap()
+}
+
+/// One cell of an eligibility frame: (eligible, basis or reason, expires_on).
+pub fn cell(df: &DataFrame, dealer: &str, customer: &str, category: &str, channel: &str) -> (bool, String, String) {
+    let hit = df
+        .clone()
+        .lazy()
+        .filter(
+            col("dealer_id")
+                .cast(DataType::String)
+                .eq(lit(dealer))
+                .and(col("customer_id").eq(lit(customer)))
+                .and(col("category").eq(lit(category)))
+                .and(col("channel").eq(lit(channel))),
+        )
+        .collect()
+        .unwrap();
+    assert_eq!(hit.height(), 1, "one cell {dealer}/{customer}/{category}/{channel}");
+    let eligible = hit.column("eligible").unwrap().bool().unwrap().get(0).unwrap();
+    let outcome = if eligible { "basis" } else { "reason" };
+    let outcome = hit.column(outcome).unwrap().str().unwrap().get(0).unwrap().to_string();
+    let expires = hit.column("expires_on").unwrap().cast(&DataType::String).unwrap();
+    let expires = expires.str().unwrap().get(0).unwrap().to_string();
+    (eligible, outcome, expires)
+}
+
+/// The physical line (header = 1) on which the row starting with `prefix` begins.
+pub fn line_of(file: &Path, prefix: &str) -> i64 {
+    let text = std::fs::read(file).unwrap();
+    let text = String::from_utf8_lossy(&text);
+    text.split('\n').position(|l| l.starts_with(prefix)).expect("row in file") as i64 + 1
+}
