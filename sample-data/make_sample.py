@@ -57,7 +57,7 @@ def ago(days):
 
 
 def mobile():
-    rest = str(R.randint(10000000, 99999999))
+    rest = R.choice("1234558") + str(R.randint(0, 9999999)).zfill(7)
     return R.choice([f"06-{rest}", f"06{rest}", f"06 {rest[:2]} {rest[2:4]} {rest[4:6]} {rest[6:]}",
                      f"+31 6 {rest}", f"+316{rest}", f"0031 6 {rest}", f"+31 (0)6 {rest}"])
 
@@ -183,7 +183,7 @@ def build():
     x.invoice(D1, 1017, "2026-09-09")
     x.customer(D1, 1018, "2020-01-01", first="José", name=("", "Peeters"), postcode="2000", city="Antwerpen", country="BE")  # Belgian address
     x.invoice(D1, 1018, "2026-09-09")
-    x.customer(D1, 1019, "2026-10-15", first="Chloë", name=("", "Dijkstra"), source="Website")  # prospect in term
+    x.customer(D1, 1019, "2026-10-15", first="Chloë", name=("", "Dijkstra"), source="Website", mobile="06-23456789", phone="038-4567890")  # prospect in term
     x.customer(D1, 1020, "2026-10-15", first="Noël", name=("", "Müller"), source="Website")
     x.pref(D1, 1020, "prospects", "email", "opt_in", "2026-10-15 20:12", "website")  # prospect e-mail by consent
     x.customer(D1, 1021, "2026-08-22", first="Zoë", name=("", "Öztürk"), source="Website")  # + 3 months = 2026-11-22: prospect retention ends

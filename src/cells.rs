@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::decide::{decide, Basis, Decision, Facts, Preference, Reason};
+use crate::decide::{decide, Basis, Decision, Facts, Reason};
 use crate::error::Result;
 use crate::manifest::CellCount;
 use crate::pipeline::{Policy, Terms};
@@ -20,7 +20,12 @@ use crate::schema::{Channel, CATEGORIES};
 use crate::values::{add_months, epoch_days, from_epoch_days};
 
 /// Facts for all cells of one record, in the order of `CATEGORIES` x `Channel::ALL`.
-pub fn record_facts(r: &Records, rid: usize, terms: &Terms, as_of: NaiveDate) -> Vec<(usize, Channel, Facts, i32)> {
+pub fn record_facts(
+    r: &Records,
+    rid: usize,
+    terms: &Terms,
+    as_of: NaiveDate,
+) -> Vec<(usize, Channel, Facts, i32)> {
     let relation = r.relation[rid];
     let anchor = from_epoch_days(r.anchor[rid]);
     let winners = r.winners.get(&(rid as u32));
@@ -43,7 +48,9 @@ pub fn record_facts(r: &Records, rid: usize, terms: &Terms, as_of: NaiveDate) ->
                 deceased: r.deceased[rid],
                 past_retention,
                 record_has_opt_in,
-                preference: winners.and_then(|w| w[ci * 5 + ch as usize]).map(|c| c.preference),
+                preference: winners
+                    .and_then(|w| w[ci * 5 + ch as usize])
+                    .map(|c| c.preference),
                 reachable: reach.channel(ch),
                 all_numbers_do_not_call: ch == Channel::Phone && reach.all_numbers_do_not_call,
                 needs_consent: cell.explicit_consent,
@@ -93,7 +100,12 @@ pub fn eligibility(
     as_of: NaiveDate,
 ) -> Result<(DataFrame, Vec<CellCount>)> {
     let pairs = sorted_pairs();
-    let pair_of = |ci: usize, ch: Channel| pairs.iter().position(|p| *p == (ci, ch)).expect("all pairs") as u8;
+    let pair_of = |ci: usize, ch: Channel| {
+        pairs
+            .iter()
+            .position(|p| *p == (ci, ch))
+            .expect("all pairs") as u8
+    };
     let mut rank = [[0u8; 5]; 5];
     for (ci, row) in rank.iter_mut().enumerate() {
         for ch in Channel::ALL {
@@ -125,7 +137,12 @@ pub fn eligibility(
     };
     let n = cells.len();
     let strs = |f: &dyn Fn(&Cell) -> Option<&'static str>, name: &str| -> Column {
-        cells.iter().map(f).collect::<StringChunked>().with_name(name.into()).into_column()
+        cells
+            .iter()
+            .map(f)
+            .collect::<StringChunked>()
+            .with_name(name.into())
+            .into_column()
     };
     let relation = |c: &Cell| Some(r.relation[c.rid as usize].name());
     let category = |c: &Cell| Some(CATEGORIES[pairs[c.pair as usize].0]);
@@ -138,7 +155,11 @@ pub fn eligibility(
         Decision::Eligible(_) => None,
         Decision::NotEligible(x) => Some(Reason::code(x)),
     };
-    let dates = |v: Vec<i32>, name: &str| Int32Chunked::from_vec(name.into(), v).into_date().into_column();
+    let dates = |v: Vec<i32>, name: &str| {
+        Int32Chunked::from_vec(name.into(), v)
+            .into_date()
+            .into_column()
+    };
     let columns = vec![
         take("dealer_id")?,
         take("customer_id")?,
@@ -146,7 +167,10 @@ pub fn eligibility(
         strs(&relation, "relation"),
         strs(&category, "category"),
         strs(&channel, "channel"),
-        dates(cells.iter().map(|c| r.anchor[c.rid as usize]).collect(), "anchor_date"),
+        dates(
+            cells.iter().map(|c| r.anchor[c.rid as usize]).collect(),
+            "anchor_date",
+        ),
         dates(cells.iter().map(|c| c.expires).collect(), "expires_on"),
         cells
             .iter()
@@ -173,14 +197,25 @@ fn count(cells: &[Cell], pairs: &[(usize, Channel)]) -> Vec<CellCount> {
                 Decision::Eligible(b) => (true, b.code()),
                 Decision::NotEligible(x) => (false, x.code()),
             };
-            CellCount { category: CATEGORIES[ci], channel: ch.name(), eligible, outcome, cells }
+            CellCount {
+                category: CATEGORIES[ci],
+                channel: ch.name(),
+                eligible,
+                outcome,
+                cells,
+            }
         })
         .collect()
 }
 
 /// The records that must now be erased: an erasure request (`erasure_requested`), or past
 /// `retain_until` with no cell won by an opt-in (`retention_expired`). Sorted like `order`.
-pub fn retention(r: &Records, order: &[u32], policy: &Policy, as_of: NaiveDate) -> Result<DataFrame> {
+pub fn retention(
+    r: &Records,
+    order: &[u32],
+    policy: &Policy,
+    as_of: NaiveDate,
+) -> Result<DataFrame> {
     let dealers = r.dealer_ids();
     let mut rows: Vec<(u32, i32, &'static str)> = Vec::new();
     for &rid in order {

@@ -11,7 +11,11 @@ use crate::progress::Progress;
 use crate::run::{self, Job};
 
 #[derive(Parser, Debug)]
-#[command(name = "eligibility", version, about = "Marketing eligibility from a dealer's nightly DMS extract")]
+#[command(
+    name = "eligibility",
+    version,
+    about = "Marketing eligibility from a dealer's nightly DMS extract"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -56,9 +60,20 @@ fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
 /// Runs a parsed command line; what it prints goes to stdout, progress to stderr.
 pub fn main(cli: Cli) -> Result<Exit> {
     match cli.command {
-        Command::Run { pipeline, as_of, input, out, quiet } => {
+        Command::Run {
+            pipeline,
+            as_of,
+            input,
+            out,
+            quiet,
+        } => {
             let progress = Progress::new(quiet);
-            let job = Job::new(Pipeline::load(&pipeline)?, as_of.unwrap_or_else(run::today), input, out)?;
+            let job = Job::new(
+                Pipeline::load(&pipeline)?,
+                as_of.unwrap_or_else(run::today),
+                input,
+                out,
+            )?;
             let report = run::run(&job, &progress)?;
             print!("{}", report.summary());
             Ok(Exit::Ok)
@@ -68,7 +83,12 @@ pub fn main(cli: Cli) -> Result<Exit> {
             let found = run::check_extract(&job)?;
             println!("{}: pipeline file ok", pipeline.display());
             for (source, header) in found {
-                println!("{}: {} ok ({} columns)", source.path.display(), source.table, header.len());
+                println!(
+                    "{}: {} ok ({} columns)",
+                    source.path.display(),
+                    source.table,
+                    header.len()
+                );
             }
             Ok(Exit::Ok)
         }

@@ -4,7 +4,7 @@
 //! Pure functions on one record's values. An invalid address or number is not an error and
 //! not a bad row: it only means the channel has no contact point.
 
-use phonenumber::{Mode, PhoneNumberType};
+use phonenumber::{Mode, Type};
 
 use crate::values::is_trim_char;
 
@@ -78,7 +78,7 @@ pub fn phone(raw: &str) -> Option<Phone> {
     let kind = n.number_type(&phonenumber::metadata::DATABASE);
     Some(Phone {
         e164: n.format().mode(Mode::E164).to_string(),
-        mobile: matches!(kind, PhoneNumberType::Mobile | PhoneNumberType::FixedLineOrMobile),
+        mobile: matches!(kind, Type::Mobile | Type::FixedLineOrMobile),
     })
 }
 
@@ -88,8 +88,20 @@ mod tests {
 
     #[test]
     fn email_rules() {
-        assert_eq!(email("Jan.Jansen@Ziggo.NL").as_deref(), Some("jan.jansen@ziggo.nl"));
-        for bad in ["geen", "n.v.t.", "-", "jan@ziggo", "jan@@ziggo.nl", "@ziggo.nl", "jan jansen@gmail.com", "a@b@c.nl"] {
+        assert_eq!(
+            email("Jan.Jansen@Ziggo.NL").as_deref(),
+            Some("jan.jansen@ziggo.nl")
+        );
+        for bad in [
+            "geen",
+            "n.v.t.",
+            "-",
+            "jan@ziggo",
+            "jan@@ziggo.nl",
+            "@ziggo.nl",
+            "jan jansen@gmail.com",
+            "a@b@c.nl",
+        ] {
             assert_eq!(email(bad), None, "{bad}");
         }
     }
@@ -98,20 +110,56 @@ mod tests {
     fn postcode_rules() {
         assert_eq!(dutch_postcode("1234ab").as_deref(), Some("1234 AB"));
         assert_eq!(dutch_postcode("1234 AB").as_deref(), Some("1234 AB"));
-        for bad in ["0123 AB", "1234 SS", "1234 sa", "1234  AB", "1234", "geen", "12345"] {
+        for bad in [
+            "0123 AB", "1234 SS", "1234 sa", "1234  AB", "1234", "geen", "12345",
+        ] {
             assert_eq!(dutch_postcode(bad), None, "{bad}");
         }
-        assert!(has_postal_address(Some("Kerkstraat"), Some("1"), Some("12345"), Some("Gent"), Some("BE")));
-        assert!(!has_postal_address(Some("Kerkstraat"), Some("1"), Some("12345"), Some("Gent"), Some("nl")));
-        assert!(!has_postal_address(Some("Kerkstraat"), None, Some("1234 AB"), Some("Ede"), None));
+        assert!(has_postal_address(
+            Some("Kerkstraat"),
+            Some("1"),
+            Some("12345"),
+            Some("Gent"),
+            Some("BE")
+        ));
+        assert!(!has_postal_address(
+            Some("Kerkstraat"),
+            Some("1"),
+            Some("12345"),
+            Some("Gent"),
+            Some("nl")
+        ));
+        assert!(!has_postal_address(
+            Some("Kerkstraat"),
+            None,
+            Some("1234 AB"),
+            Some("Ede"),
+            None
+        ));
     }
 
     #[test]
     fn phone_spellings_are_one_number() {
-        for s in ["06-12345678", "+31 6 1234 5678", "0031612345678", "+31 (0)6 12345678", "0612345678"] {
-            assert_eq!(phone(s), Some(Phone { e164: "+31612345678".into(), mobile: true }), "{s}");
+        for s in [
+            "06-12345678",
+            "+31 6 1234 5678",
+            "0031612345678",
+            "+31 (0)6 12345678",
+            "0612345678",
+        ] {
+            assert_eq!(
+                phone(s),
+                Some(Phone {
+                    e164: "+31612345678".into(),
+                    mobile: true
+                }),
+                "{s}"
+            );
         }
-        assert_eq!(phone("010-1234567").map(|p| (p.e164, p.mobile)), Some(("+31101234567".into(), false)));
+        assert_eq!(
+            phone("010-1234567").map(|p| (p.e164, p.mobile)),
+            Some(("+31101234567".into(), false))
+        );
         for bad in ["geen", "06-1234", "0000000000", "12345", "-"] {
             assert_eq!(phone(bad), None, "{bad}");
         }

@@ -176,7 +176,10 @@ mod tests {
     }
 
     fn plain() -> Facts {
-        Facts { reachable: true, ..Facts::default() }
+        Facts {
+            reachable: true,
+            ..Facts::default()
+        }
     }
 
     #[test]
@@ -229,17 +232,33 @@ mod tests {
 
     #[test]
     fn an_opt_in_elsewhere_in_the_record_lifts_retention_only() {
-        let f = Facts { past_retention: true, record_has_opt_in: true, past_term: true, ..plain() };
+        let f = Facts {
+            past_retention: true,
+            record_has_opt_in: true,
+            past_term: true,
+            ..plain()
+        };
         assert_eq!(decide(&f), NotEligible(Reason::Expired));
-        let f = Facts { past_retention: true, ..plain() };
+        let f = Facts {
+            past_retention: true,
+            ..plain()
+        };
         assert_eq!(decide(&f), NotEligible(Reason::RetentionExpired));
     }
 
     #[test]
     fn an_opt_in_does_not_beat_objection_or_reachability() {
-        let f = Facts { objection: true, preference: Some(Preference::OptIn), ..plain() };
+        let f = Facts {
+            objection: true,
+            preference: Some(Preference::OptIn),
+            ..plain()
+        };
         assert_eq!(decide(&f), NotEligible(Reason::Objected));
-        let f = Facts { reachable: false, preference: Some(Preference::OptIn), ..plain() };
+        let f = Facts {
+            reachable: false,
+            preference: Some(Preference::OptIn),
+            ..plain()
+        };
         assert_eq!(decide(&f), NotEligible(Reason::Unreachable));
     }
 

@@ -29,10 +29,16 @@ impl From<Exit> for ExitCode {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{}: cannot read the pipeline file: {source}", path.display())]
-    PipelineUnreadable { path: PathBuf, source: std::io::Error },
+    PipelineUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("{}: {} problem(s) in the pipeline file:\n  {}", path.display(), problems.len(), problems.join("\n  "))]
-    Pipeline { path: PathBuf, problems: Vec<String> },
+    Pipeline {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
 
     #[error("{0}")]
     Usage(String),
@@ -62,10 +68,16 @@ pub enum Error {
     },
 
     #[error("{}: cannot read: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("{}: cannot write the output: {source}", path.display())]
-    Output { path: PathBuf, source: std::io::Error },
+    Output {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("internal error: {0}")]
     Internal(String),
@@ -77,7 +89,9 @@ impl Error {
             Error::PipelineUnreadable { .. } | Error::Pipeline { .. } => Exit::Config,
             Error::Usage(_) => Exit::Usage,
             Error::NoInputDir { .. } | Error::MissingTable { .. } => Exit::NoInput,
-            Error::MissingColumn { .. } | Error::Extract { .. } | Error::Unreadable { .. } => Exit::DataErr,
+            Error::MissingColumn { .. } | Error::Extract { .. } | Error::Unreadable { .. } => {
+                Exit::DataErr
+            }
             Error::Io { .. } => Exit::IoErr,
             Error::Output { .. } => Exit::CantCreate,
             Error::Internal(_) => Exit::Software,

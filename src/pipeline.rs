@@ -88,19 +88,38 @@ pub struct Terms {
 impl Terms {
     /// The contract's default policy.
     pub fn contract_default() -> Terms {
-        let mut cells = [[CellPolicy { months: 48, explicit_consent: false }; 5]; 5];
+        let mut cells = [[CellPolicy {
+            months: 48,
+            explicit_consent: false,
+        }; 5]; 5];
         for (ci, cat) in CATEGORIES.iter().enumerate() {
             for ch in Channel::ALL {
                 let digital = DIGITAL.contains(&ch.name());
                 cells[ci][ch as usize] = match *cat {
-                    "aftersales_service" => CellPolicy { months: 48, explicit_consent: false },
-                    PROSPECTS => CellPolicy { months: 3, explicit_consent: digital },
-                    _ if digital => CellPolicy { months: 18, explicit_consent: false },
-                    _ => CellPolicy { months: 48, explicit_consent: false },
+                    "aftersales_service" => CellPolicy {
+                        months: 48,
+                        explicit_consent: false,
+                    },
+                    PROSPECTS => CellPolicy {
+                        months: 3,
+                        explicit_consent: digital,
+                    },
+                    _ if digital => CellPolicy {
+                        months: 18,
+                        explicit_consent: false,
+                    },
+                    _ => CellPolicy {
+                        months: 48,
+                        explicit_consent: false,
+                    },
                 };
             }
         }
-        Terms { cells, retain_customer_months: 84, retain_prospect_months: 3 }
+        Terms {
+            cells,
+            retain_customer_months: 84,
+            retain_prospect_months: 3,
+        }
     }
 
     pub fn cell(&self, category: usize, channel: Channel) -> CellPolicy {
@@ -130,7 +149,10 @@ impl Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { default: Terms::contract_default(), dealers: BTreeMap::new() }
+        Policy {
+            default: Terms::contract_default(),
+            dealers: BTreeMap::new(),
+        }
     }
 }
 
@@ -166,17 +188,26 @@ impl Pipeline {
     pub fn from_toml(text: &str, base: &Path) -> Result<Pipeline, Vec<String>> {
         let mut problems = Vec::new();
         let de = toml::Deserializer::parse(text).map_err(|e| vec![toml_error(&e)])?;
-        let raw: RawPipeline = serde_ignored::deserialize(de, |key| {
-            problems.push(format!("unknown key `{key}`"))
-        })
-        .map_err(|e: toml::de::Error| vec![toml_error(&e)])?;
+        let raw: RawPipeline =
+            serde_ignored::deserialize(de, |key| problems.push(format!("unknown key `{key}`")))
+                .map_err(|e: toml::de::Error| vec![toml_error(&e)])?;
 
         let csv = resolve_csv(&raw.input, &mut problems);
-        let default = resolve_terms(&raw.policy, &Terms::contract_default(), "policy", &mut problems);
+        let default = resolve_terms(
+            &raw.policy,
+            &Terms::contract_default(),
+            "policy",
+            &mut problems,
+        );
         let dealers = raw
             .dealers
             .iter()
-            .map(|(d, p)| (d.clone(), resolve_terms(p, &default, &format!("dealers.{d}"), &mut problems)))
+            .map(|(d, p)| {
+                (
+                    d.clone(),
+                    resolve_terms(p, &default, &format!("dealers.{d}"), &mut problems),
+                )
+            })
             .collect();
         if !problems.is_empty() {
             return Err(problems);
@@ -212,7 +243,9 @@ fn resolve_csv(raw: &RawInput, problems: &mut Vec<String>) -> CsvOptions {
     }
     if let Some(e) = &raw.encoding {
         match encoding_rs::Encoding::for_label(e.as_bytes()) {
-            Some(enc) if enc == encoding_rs::UTF_8 || enc == encoding_rs::WINDOWS_1252 => csv.encoding = enc,
+            Some(enc) if enc == encoding_rs::UTF_8 || enc == encoding_rs::WINDOWS_1252 => {
+                csv.encoding = enc
+            }
             _ => problems.push(format!(
                 "input.encoding: `{e}` is not supported; use \"utf-8\" or \"windows-1252\""
             )),
@@ -242,41 +275,58 @@ fn resolve_terms(raw: &RawPolicy, base: &Terms, at: &str, problems: &mut Vec<Str
     let channel = |name: &str, path: &str, problems: &mut Vec<String>| {
         let c = Channel::parse(name);
         if c.is_none() {
-            problems.push(format!("{path}: unknown channel `{name}`; channels are {}", CHANNELS.join(", ")));
+            problems.push(format!(
+                "{path}: unknown channel `{name}`; channels are {}",
+                CHANNELS.join(", ")
+            ));
         }
         c
     };
     let months = |v: i64, path: &str, problems: &mut Vec<String>| match u32::try_from(v) {
         Ok(m) if m <= 1200 => Some(m),
         _ => {
-            problems.push(format!("{path}: {v} is not a number of months between 0 and 1200"));
+            problems.push(format!(
+                "{path}: {v} is not a number of months between 0 and 1200"
+            ));
             None
         }
     };
     for (cat, chans) in &raw.terms {
-        let Some(ci) = category(cat, "terms", problems) else { continue };
+        let Some(ci) = category(cat, "terms", problems) else {
+            continue;
+        };
         for (ch, v) in chans {
             let path = format!("{at}.terms.{cat}.{ch}");
-            if let (Some(c), Some(m)) = (channel(ch, &path, problems), months(*v, &path, problems)) {
+            if let (Some(c), Some(m)) = (channel(ch, &path, problems), months(*v, &path, problems))
+            {
                 t.cells[ci][c as usize].months = m;
             }
         }
     }
     for (cat, chans) in &raw.explicit_consent {
-        let Some(ci) = category(cat, "explicit_consent", problems) else { continue };
+        let Some(ci) = category(cat, "explicit_consent", problems) else {
+            continue;
+        };
         let path = format!("{at}.explicit_consent.{cat}");
-        let listed: Vec<Channel> = chans.iter().filter_map(|ch| channel(ch, &path, problems)).collect();
+        let listed: Vec<Channel> = chans
+            .iter()
+            .filter_map(|ch| channel(ch, &path, problems))
+            .collect();
         for c in Channel::ALL {
             t.cells[ci][c as usize].explicit_consent = listed.contains(&c);
         }
     }
     for (rel, v) in &raw.retention_months {
         let path = format!("{at}.retention_months.{rel}");
-        let Some(m) = months(*v, &path, problems) else { continue };
+        let Some(m) = months(*v, &path, problems) else {
+            continue;
+        };
         match rel.as_str() {
             "customer" => t.retain_customer_months = m,
             "prospect" => t.retain_prospect_months = m,
-            _ => problems.push(format!("{path}: unknown relation; use `customer` or `prospect`")),
+            _ => problems.push(format!(
+                "{path}: unknown relation; use `customer` or `prospect`"
+            )),
         }
     }
     t
@@ -291,10 +341,28 @@ mod tests {
         let p = Pipeline::from_toml("", Path::new("/x")).unwrap();
         assert_eq!(p.policy.default, Terms::contract_default());
         let t = &p.policy.default;
-        assert_eq!(t.cell(1, Channel::Email), CellPolicy { months: 18, explicit_consent: false });
+        assert_eq!(
+            t.cell(1, Channel::Email),
+            CellPolicy {
+                months: 18,
+                explicit_consent: false
+            }
+        );
         assert_eq!(t.cell(1, Channel::Post).months, 48);
-        assert_eq!(t.cell(4, Channel::Sms), CellPolicy { months: 3, explicit_consent: true });
-        assert_eq!(t.cell(4, Channel::Post), CellPolicy { months: 3, explicit_consent: false });
+        assert_eq!(
+            t.cell(4, Channel::Sms),
+            CellPolicy {
+                months: 3,
+                explicit_consent: true
+            }
+        );
+        assert_eq!(
+            t.cell(4, Channel::Post),
+            CellPolicy {
+                months: 3,
+                explicit_consent: false
+            }
+        );
         assert_eq!(p.output_dir, Path::new("/x/out"));
     }
 
@@ -339,7 +407,15 @@ mod tests {
         )
         .unwrap_err();
         let all = err.join("\n");
-        for needle in ["`colour`", "`input.delimeter`", "ebcdic", "DD-MM", "`fax`", "-1", "marketing"] {
+        for needle in [
+            "`colour`",
+            "`input.delimeter`",
+            "ebcdic",
+            "DD-MM",
+            "`fax`",
+            "-1",
+            "marketing",
+        ] {
             assert!(all.contains(needle), "{needle} not in:\n{all}");
         }
     }

@@ -12,13 +12,20 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(quiet: bool) -> Progress {
-        Progress { start: Instant::now(), quiet }
+        Progress {
+            start: Instant::now(),
+            quiet,
+        }
     }
 
     /// Prints one line about a finished step.
     pub fn step(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("[{:>7.1}s] {}", self.start.elapsed().as_secs_f64(), msg.as_ref());
+            eprintln!(
+                "[{:>7.1}s] {}",
+                self.start.elapsed().as_secs_f64(),
+                msg.as_ref()
+            );
         }
     }
 
@@ -28,8 +35,10 @@ impl Progress {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let style = ProgressStyle::with_template(
+            "{msg} {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_message(label.to_string());
         bar

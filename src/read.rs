@@ -50,7 +50,12 @@ pub struct RawTable {
 impl RawTable {
     /// The file column holding contract column `name`, if the file has it.
     pub fn column(&self, name: &str) -> Option<&Column> {
-        let i = self.source.table.columns().iter().position(|c| c.name == name)?;
+        let i = self
+            .source
+            .table
+            .columns()
+            .iter()
+            .position(|c| c.name == name)?;
         let pos = self.positions[i]?;
         self.df.column(&file_col(pos)).ok()
     }
@@ -76,10 +81,15 @@ pub fn file_col(i: usize) -> String {
 /// optional table is `None`.
 pub fn discover(dir: &Path) -> Result<Vec<Source>> {
     if !dir.is_dir() {
-        return Err(Error::NoInputDir { path: dir.to_path_buf() });
+        return Err(Error::NoInputDir {
+            path: dir.to_path_buf(),
+        });
     }
     let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::Io { path: dir.to_path_buf(), source: e })?
+        .map_err(|e| Error::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     names.sort();
@@ -100,17 +110,27 @@ pub fn discover(dir: &Path) -> Result<Vec<Source>> {
             .collect();
         match hits.as_slice() {
             [] if table.required() => {
-                return Err(Error::MissingTable { dir: dir.to_path_buf(), table: table.name() })
+                return Err(Error::MissingTable {
+                    dir: dir.to_path_buf(),
+                    table: table.name(),
+                })
             }
             [] => {}
-            [(path, format)] => found.push(Source { table, path: path.clone(), format: *format }),
+            [(path, format)] => found.push(Source {
+                table,
+                path: path.clone(),
+                format: *format,
+            }),
             _ => {
                 return Err(Error::Extract {
                     dir: dir.to_path_buf(),
                     problems: vec![format!(
                         "table `{table}` has {} files ({}); keep one",
                         hits.len(),
-                        hits.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                        hits.iter()
+                            .map(|(p, _)| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )],
                 })
             }
@@ -124,10 +144,8 @@ pub fn discover(dir: &Path) -> Result<Vec<Source>> {
 pub fn header(source: &Source, csv: &CsvOptions) -> Result<(Vec<String>, Vec<Option<usize>>)> {
     let header = match source.format {
         Format::Csv => {
-            let file = open(&source.path)?;
-            let mut rdr = csv_reader(file, csv);
-            let mut rec = csv::ByteRecord::new();
-            read_header(&mut rdr, &mut rec, source, csv)?
+            let mut rdr = CsvRecords::new(open(&source.path)?, csv.delimiter);
+            read_header(&mut rdr, source, csv)?
         }
         Format::Parquet => {
             let file = open(&source.path)?;
@@ -174,11 +192,18 @@ pub fn read(source: &Source, csv: &CsvOptions, progress: &Progress) -> Result<Ra
 }
 
 fn open(path: &Path) -> Result<File> {
-    File::open(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })
+    File::open(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })
 }
 
 fn unreadable(path: &Path, line: Option<u64>, message: String) -> Error {
-    Error::Unreadable { path: path.to_path_buf(), line, message }
+    Error::Unreadable {
+        path: path.to_path_buf(),
+        line,
+        message,
+    }
 }
 
 /// Passes bytes through while hashing them and counting them for the progress bar.
@@ -199,33 +224,135 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-fn csv_reader<R: Read>(r: R, csv: &CsvOptions) -> csv::Reader<R> {
-    csv::ReaderBuilder::new()
-        .delimiter(csv.delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(r)
+/// CSV records with the physical line each starts on: `\n`, `\r\n` and a bare `\r` end a
+/// line; a quoted field may span lines; blank lines are not records.
+struct CsvRecords<R> {
+    inner: R,
+    core: csv_core::Reader,
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    /// line ends consumed so far
+    lines: u64,
+    prev_cr: bool,
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+    nfields: usize,
+}
+
+impl<R: Read> CsvRecords<R> {
+    fn new(inner: R, delimiter: u8) -> Self {
+        CsvRecords {
+            inner,
+            core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            buf: vec![0; 1 << 20].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            eof: false,
+            lines: 0,
+            prev_cr: false,
+            fields: vec![0; 4096],
+            ends: vec![0; 64],
+            nfields: 0,
+        }
+    }
+
+    fn fill(&mut self) -> std::io::Result<()> {
+        if self.start == self.end && !self.eof {
+            let n = self.inner.read(&mut self.buf)?;
+            (self.start, self.end, self.eof) = (0, n, n == 0);
+        }
+        Ok(())
+    }
+
+    fn count_lines(&mut self, bytes_from: usize, bytes_to: usize) {
+        for &b in &self.buf[bytes_from..bytes_to] {
+            if b == b'\r' || (b == b'\n' && !self.prev_cr) {
+                self.lines += 1;
+            }
+            self.prev_cr = b == b'\r';
+        }
+    }
+
+    /// The next record and the line it starts on.
+    fn next(&mut self) -> std::io::Result<Option<u64>> {
+        // skip line ends (blank lines) so the record's first byte gives its line
+        loop {
+            self.fill()?;
+            let from = self.start;
+            while self.start < self.end && matches!(self.buf[self.start], b'\r' | b'\n') {
+                self.start += 1;
+            }
+            self.count_lines(from, self.start);
+            if self.start < self.end || self.eof {
+                break;
+            }
+        }
+        let line = self.lines + 1;
+        let (mut out, mut nend) = (0, 0);
+        loop {
+            self.fill()?;
+            let (res, nin, nout, nends) = self.core.read_record(
+                &self.buf[self.start..self.end],
+                &mut self.fields[out..],
+                &mut self.ends[nend..],
+            );
+            self.count_lines(self.start, self.start + nin);
+            self.start += nin;
+            out += nout;
+            nend += nends;
+            match res {
+                csv_core::ReadRecordResult::InputEmpty => {
+                    if self.eof {
+                        continue; // the core finishes the last record on empty input
+                    }
+                }
+                csv_core::ReadRecordResult::OutputFull => {
+                    let len = self.fields.len();
+                    self.fields.resize(len * 2, 0);
+                }
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    let len = self.ends.len();
+                    self.ends.resize(len * 2, 0);
+                }
+                csv_core::ReadRecordResult::Record => {
+                    self.nfields = nend;
+                    return Ok(Some(line));
+                }
+                csv_core::ReadRecordResult::End => return Ok(None),
+            }
+        }
+    }
+
+    fn field(&self, i: usize) -> Option<&[u8]> {
+        if i >= self.nfields {
+            return None;
+        }
+        let from = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.fields[from..self.ends[i]])
+    }
 }
 
 fn read_header<R: Read>(
-    rdr: &mut csv::Reader<R>,
-    rec: &mut csv::ByteRecord,
+    rdr: &mut CsvRecords<R>,
     source: &Source,
     csv: &CsvOptions,
 ) -> Result<Vec<String>> {
-    let got = rdr
-        .read_byte_record(rec)
-        .map_err(|e| unreadable(&source.path, Some(1), e.to_string()))?;
-    if !got {
-        return Err(unreadable(&source.path, None, "empty file: no header row".into()));
-    }
-    let line = rec.position().map_or(1, |p| p.line());
-    rec.iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let f = if i == 0 { f.strip_prefix(b"\xef\xbb\xbf").unwrap_or(f) } else { f };
-            decode(f, csv, &source.path, line, i).map(|s| s.trim_matches(crate::values::is_trim_char).to_string())
+    let line = rdr
+        .next()
+        .map_err(|e| unreadable(&source.path, Some(1), e.to_string()))?
+        .ok_or_else(|| unreadable(&source.path, None, "empty file: no header row".into()))?;
+    (0..rdr.nfields)
+        .map(|i| {
+            let f = rdr.field(i).unwrap_or_default();
+            let f = if i == 0 {
+                f.strip_prefix(b"\xef\xbb\xbf").unwrap_or(f)
+            } else {
+                f
+            };
+            decode(f, csv, &source.path, line, i)
+                .map(|s| s.trim_matches(crate::values::is_trim_char).to_string())
         })
         .collect()
 }
@@ -257,31 +384,30 @@ fn read_csv(source: &Source, csv: &CsvOptions, progress: &Progress) -> Result<Ra
     let file = open(&source.path)?;
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress.bytes(&format!("reading {}", file_name(&source.path)), total);
-    let mut rdr = csv_reader(
-        Hashing { inner: BufReader::with_capacity(1 << 20, file), hash: Sha256::new(), bytes: 0, bar: bar.clone() },
-        csv,
+    let mut rdr = CsvRecords::new(
+        Hashing {
+            inner: BufReader::with_capacity(1 << 16, file),
+            hash: Sha256::new(),
+            bytes: 0,
+            bar: bar.clone(),
+        },
+        csv.delimiter,
     );
-    let mut rec = csv::ByteRecord::new();
-    let header = read_header(&mut rdr, &mut rec, source, csv)?;
+    let header = read_header(&mut rdr, source, csv)?;
     let positions = positions(source, &header)?;
     let width = header.len();
     let cap = (total / 64).min(1 << 24) as usize;
-    let mut cols: Vec<StringChunkedBuilder> =
-        (0..width).map(|i| StringChunkedBuilder::new(file_col(i).into(), cap)).collect();
+    let mut cols: Vec<StringChunkedBuilder> = (0..width)
+        .map(|i| StringChunkedBuilder::new(file_col(i).into(), cap))
+        .collect();
     let mut lines: Vec<i64> = Vec::with_capacity(cap);
-    loop {
-        match rdr.read_byte_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map(|p| p.line());
-                return Err(unreadable(&source.path, line, e.to_string()));
-            }
-        }
-        let line = rec.position().map_or(0, |p| p.line());
+    while let Some(line) = rdr
+        .next()
+        .map_err(|e| unreadable(&source.path, None, e.to_string()))?
+    {
         lines.push(line as i64);
         for (i, col) in cols.iter_mut().enumerate() {
-            match rec.get(i) {
+            match rdr.field(i) {
                 Some(f) => match clean(&decode(f, csv, &source.path, line, i)?) {
                     Some(v) => col.append_value(v),
                     None => col.append_null(),
@@ -290,7 +416,7 @@ fn read_csv(source: &Source, csv: &CsvOptions, progress: &Progress) -> Result<Ra
             }
         }
     }
-    let hashing = rdr.into_inner();
+    let hashing = rdr.inner;
     bar.finish_and_clear();
     let mut columns = vec![Column::new("line".into(), lines)];
     columns.extend(cols.into_iter().map(|b| b.finish().into_column()));
@@ -313,9 +439,16 @@ fn read_parquet(source: &Source, progress: &Progress) -> Result<RawTable> {
         .finish()
         .map_err(|e| unreadable(path, None, e.to_string()))?;
     bar.finish_and_clear();
-    let header: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    let header: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     let positions = positions(source, &header)?;
-    let mut columns = vec![Column::new("line".into(), (1..=df.height() as i64).collect::<Vec<_>>())];
+    let mut columns = vec![Column::new(
+        "line".into(),
+        (1..=df.height() as i64).collect::<Vec<_>>(),
+    )];
     for (i, c) in df.columns().iter().enumerate() {
         let c = match c.dtype() {
             DataType::Date | DataType::Datetime(_, _) | DataType::Boolean => c.clone(),
@@ -325,7 +458,14 @@ fn read_parquet(source: &Source, progress: &Progress) -> Result<RawTable> {
         columns.push(c.with_name(file_col(i).into()));
     }
     let df = DataFrame::new_infer_height(columns)?;
-    Ok(RawTable { source: source.clone(), header, df, positions, sha256, bytes })
+    Ok(RawTable {
+        source: source.clone(),
+        header,
+        df,
+        positions,
+        sha256,
+        bytes,
+    })
 }
 
 fn trimmed(s: &StringChunked) -> Column {
@@ -338,25 +478,48 @@ fn trimmed(s: &StringChunked) -> Column {
 fn hash_file(path: &Path) -> Result<(String, u64)> {
     let mut file = open(path)?;
     let mut hash = Sha256::new();
-    let bytes = std::io::copy(&mut file, &mut hash).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+    let bytes = std::io::copy(&mut file, &mut hash).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
     Ok((hex(&hash.finalize()), bytes))
 }
 
 pub fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// A raw table from rows in memory (line numbers from 2), for unit tests.
 #[cfg(test)]
 pub(crate) fn raw_from_rows(table: Table, header: &[&str], rows: &[&[&str]]) -> RawTable {
-    let source = Source { table, path: PathBuf::from(format!("{table}.csv")), format: Format::Csv };
+    let source = Source {
+        table,
+        path: PathBuf::from(format!("{table}.csv")),
+        format: Format::Csv,
+    };
     let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
     let positions = positions(&source, &header).expect("test header has the required columns");
-    let mut columns = vec![Column::new("line".into(), (2..rows.len() as i64 + 2).collect::<Vec<_>>())];
+    let mut columns = vec![Column::new(
+        "line".into(),
+        (2..rows.len() as i64 + 2).collect::<Vec<_>>(),
+    )];
     for i in 0..header.len() {
-        let v: StringChunked = rows.iter().map(|r| r.get(i).and_then(|v| clean(v))).collect();
+        let v: StringChunked = rows
+            .iter()
+            .map(|r| r.get(i).and_then(|v| clean(v)))
+            .collect();
         columns.push(v.with_name(file_col(i).into()).into_column());
     }
     let df = DataFrame::new_infer_height(columns).expect("columns have one height");
-    RawTable { source, header, df, positions, sha256: String::new(), bytes: 0 }
+    RawTable {
+        source,
+        header,
+        df,
+        positions,
+        sha256: String::new(),
+        bytes: 0,
+    }
 }

@@ -91,22 +91,33 @@ impl Records {
 
     /// Some cell of the record is won by an opt-in.
     pub fn has_opt_in(&self, rid: usize) -> bool {
-        self.winners
-            .get(&(rid as u32))
-            .is_some_and(|w| w.iter().flatten().any(|c| c.preference == Preference::OptIn))
+        self.winners.get(&(rid as u32)).is_some_and(|w| {
+            w.iter()
+                .flatten()
+                .any(|c| c.preference == Preference::OptIn)
+        })
     }
 
     /// The day from which the record must be erased: anchor + the relation's retention.
     pub fn retain_until(&self, rid: usize, terms: &Terms) -> NaiveDate {
-        add_months(from_epoch_days(self.anchor[rid]), terms.retain_months(self.relation[rid]))
+        add_months(
+            from_epoch_days(self.anchor[rid]),
+            terms.retain_months(self.relation[rid]),
+        )
     }
 
     pub fn dealer_ids(&self) -> &StringChunked {
-        self.ids.column("dealer_id").and_then(|c| c.str()).expect("records have dealer_id")
+        self.ids
+            .column("dealer_id")
+            .and_then(|c| c.str())
+            .expect("records have dealer_id")
     }
 
     pub fn customer_ids(&self) -> &StringChunked {
-        self.ids.column("customer_id").and_then(|c| c.str()).expect("records have customer_id")
+        self.ids
+            .column("customer_id")
+            .and_then(|c| c.str())
+            .expect("records have customer_id")
     }
 }
 
@@ -124,7 +135,10 @@ pub fn build(v: &Valid) -> Result<Records> {
     let n = c.height();
     let text = |name: &str| -> Result<StringChunked> { Ok(c.column(name)?.str()?.clone()) };
 
-    let source = text("source")?.fill_null_with_values("Dealer")?;
+    let source: StringChunked = text("source")?
+        .iter()
+        .map(|s| Some(s.unwrap_or("Dealer")))
+        .collect();
     let ids = DataFrame::new(
         n,
         vec![
@@ -147,14 +161,25 @@ pub fn build(v: &Valid) -> Result<Records> {
     let registered = c.column("registered_on")?.date()?.physical();
     let relation = last
         .iter()
-        .map(|l| if l.is_some() { Relation::Customer } else { Relation::Prospect })
+        .map(|l| {
+            if l.is_some() {
+                Relation::Customer
+            } else {
+                Relation::Prospect
+            }
+        })
         .collect();
     let anchor = last
         .iter()
         .zip(registered.iter())
         .map(|(l, r)| l.or(r).expect("registered_on is required"))
         .collect();
-    let deceased = c.column("deceased")?.bool()?.iter().map(|b| b == Some(true)).collect();
+    let deceased = c
+        .column("deceased")?
+        .bool()?
+        .iter()
+        .map(|b| b == Some(true))
+        .collect();
 
     let mut requests = vec![Requests::default(); n];
     if let Some(r) = v.requests {
@@ -173,7 +198,13 @@ pub fn build(v: &Valid) -> Result<Records> {
     }
 
     let dnc: PlHashSet<String> = match v.do_not_call {
-        Some(d) => d.column("phone")?.str()?.iter().flatten().map(str::to_string).collect(),
+        Some(d) => d
+            .column("phone")?
+            .str()?
+            .iter()
+            .flatten()
+            .map(str::to_string)
+            .collect(),
         None => PlHashSet::default(),
     };
     let reach = reach(c, &dnc)?;
@@ -182,15 +213,30 @@ pub fn build(v: &Valid) -> Result<Records> {
         Some(p) => winners(p, &relation)?,
         None => PlHashMap::default(),
     };
-    Ok(Records { ids, relation, anchor, deceased, requests, reach, winners })
+    Ok(Records {
+        ids,
+        relation,
+        anchor,
+        deceased,
+        requests,
+        reach,
+        winners,
+    })
 }
 
 /// Contact points of every record, in parallel (phone numbers are costly to judge).
 fn reach(c: &DataFrame, dnc: &PlHashSet<String>) -> Result<Vec<Reach>> {
-    let col = |name: &str| -> Result<Vec<Option<&str>>> { Ok(c.column(name)?.str()?.iter().collect()) };
-    let (email, phone, mobile, app) = (col("email")?, col("phone")?, col("mobile")?, col("app_id")?);
-    let (street, number, postcode, city, country) =
-        (col("street")?, col("house_number")?, col("postcode")?, col("city")?, col("country")?);
+    let col =
+        |name: &str| -> Result<Vec<Option<&str>>> { Ok(c.column(name)?.str()?.iter().collect()) };
+    let (email, phone, mobile, app) =
+        (col("email")?, col("phone")?, col("mobile")?, col("app_id")?);
+    let (street, number, postcode, city, country) = (
+        col("street")?,
+        col("house_number")?,
+        col("postcode")?,
+        col("city")?,
+        col("country")?,
+    );
     Ok((0..c.height())
         .into_par_iter()
         .map(|i| {
@@ -201,9 +247,16 @@ fn reach(c: &DataFrame, dnc: &PlHashSet<String>) -> Result<Vec<Reach>> {
                 // mobile first, then phone: either way, some valid mobile number
                 sms: valid.iter().any(|p| p.mobile),
                 app: app[i].is_some(),
-                post: contact::has_postal_address(street[i], number[i], postcode[i], city[i], country[i]),
+                post: contact::has_postal_address(
+                    street[i],
+                    number[i],
+                    postcode[i],
+                    city[i],
+                    country[i],
+                ),
                 phone: !valid.is_empty(),
-                all_numbers_do_not_call: !valid.is_empty() && valid.iter().all(|p| dnc.contains(&p.e164)),
+                all_numbers_do_not_call: !valid.is_empty()
+                    && valid.iter().all(|p| dnc.contains(&p.e164)),
             }
         })
         .collect())
@@ -219,14 +272,23 @@ fn winners(p: &DataFrame, relation: &[Relation]) -> Result<PlHashMap<u32, Box<Wi
     let lines = p.column("line")?.i64()?;
     let mut out: PlHashMap<u32, Box<Winners>> = PlHashMap::default();
     for i in 0..p.height() {
-        let (Some(rid), Some(cat), Some(chan), Some(status), Some(at), Some(line)) =
-            (rids.get(i), cats.get(i), chans.get(i), status.get(i), at.get(i), lines.get(i))
-        else {
+        let (Some(rid), Some(cat), Some(chan), Some(status), Some(at), Some(line)) = (
+            rids.get(i),
+            cats.get(i),
+            chans.get(i),
+            status.get(i),
+            at.get(i),
+            lines.get(i),
+        ) else {
             continue;
         };
         let me = Competitor {
             recorded_at: at,
-            preference: if status == "opt_in" { Preference::OptIn } else { Preference::OptOut },
+            preference: if status == "opt_in" {
+                Preference::OptIn
+            } else {
+                Preference::OptOut
+            },
             line,
         };
         let w = out.entry(rid).or_insert_with(|| Box::new([None; 25]));

@@ -31,15 +31,27 @@ pub struct Job {
 
 impl Job {
     /// The job a pipeline file describes, with the command line's overrides.
-    pub fn new(pipeline: Pipeline, as_of: NaiveDate, input: Option<PathBuf>, out: Option<PathBuf>) -> Result<Job> {
-        let input = input.or_else(|| pipeline.input_dir.clone()).ok_or_else(|| {
-            Error::Usage(format!(
-                "{}: no extract folder: set input.dir in the pipeline file or pass --input DIR",
-                pipeline.path.display()
-            ))
-        })?;
+    pub fn new(
+        pipeline: Pipeline,
+        as_of: NaiveDate,
+        input: Option<PathBuf>,
+        out: Option<PathBuf>,
+    ) -> Result<Job> {
+        let input = input
+            .or_else(|| pipeline.input_dir.clone())
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "{}: no extract folder: set input.dir in the pipeline file or pass --input DIR",
+                    pipeline.path.display()
+                ))
+            })?;
         let out = out.unwrap_or_else(|| pipeline.output_dir.clone());
-        Ok(Job { pipeline, as_of, input, out })
+        Ok(Job {
+            pipeline,
+            as_of,
+            input,
+            out,
+        })
     }
 }
 
@@ -51,7 +63,9 @@ pub struct Report {
 
 /// Today in Europe/Amsterdam, the default as-of date.
 pub fn today() -> NaiveDate {
-    chrono::Utc::now().with_timezone(&chrono_tz::Europe::Amsterdam).date_naive()
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Amsterdam)
+        .date_naive()
 }
 
 /// Checks the extract's files and headers: every problem at once, nothing read beyond the
@@ -63,9 +77,18 @@ pub fn check_extract(job: &Job) -> Result<Vec<(Source, Vec<String>)>> {
     for s in sources {
         match read::header(&s, &job.pipeline.csv) {
             Ok((header, _)) => found.push((s, header)),
-            Err(Error::MissingColumn { path, table, columns, .. }) => {
+            Err(Error::MissingColumn {
+                path,
+                table,
+                columns,
+                ..
+            }) => {
                 let have: Vec<String> = columns.iter().map(|c| c.trim().to_lowercase()).collect();
-                for c in table_of(table).columns().iter().filter(|c| c.required && !have.contains(&c.name.to_string())) {
+                for c in table_of(table)
+                    .columns()
+                    .iter()
+                    .filter(|c| c.required && !have.contains(&c.name.to_string()))
+                {
                     problems.push(format!(
                         "{}: missing required column `{}`; columns are: {}",
                         path.display(),
@@ -80,12 +103,18 @@ pub fn check_extract(job: &Job) -> Result<Vec<(Source, Vec<String>)>> {
     if problems.is_empty() {
         Ok(found)
     } else {
-        Err(Error::Extract { dir: job.input.clone(), problems })
+        Err(Error::Extract {
+            dir: job.input.clone(),
+            problems,
+        })
     }
 }
 
 fn table_of(name: &str) -> Table {
-    Table::ALL.into_iter().find(|t| t.name() == name).unwrap_or(Table::Customers)
+    Table::ALL
+        .into_iter()
+        .find(|t| t.name() == name)
+        .unwrap_or(Table::Customers)
 }
 
 /// Runs the job and publishes `<out>/as_of=DATE/`.
@@ -93,12 +122,18 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     let mut timings: BTreeMap<&'static str, f64> = BTreeMap::new();
     let mut clock = Instant::now();
     let mut lap = |name: &'static str| {
-        timings.insert(name, (clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0);
+        timings.insert(
+            name,
+            (clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        );
         clock = Instant::now();
     };
     let sources: Vec<Source> = check_extract(job)?.into_iter().map(|(s, _)| s).collect();
     let csv = &job.pipeline.csv;
-    let ctx = Context { as_of: job.as_of, date_format: &csv.date_format };
+    let ctx = Context {
+        as_of: job.as_of,
+        date_format: &csv.date_format,
+    };
 
     let mut checked: BTreeMap<Table, (Checked, Input)> = BTreeMap::new();
     let mut index = CustomerIndex::default();
@@ -149,12 +184,21 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
 
     let dir = write::RunDir::begin(&job.out, job.as_of)?;
     let mut outputs = BTreeMap::new();
-    outputs.insert("eligibility", dir.dataset("eligibility", &eligibility, Some("dealer_id"), false)?);
+    outputs.insert(
+        "eligibility",
+        dir.dataset("eligibility", &eligibility, Some("dealer_id"), false)?,
+    );
     drop(eligibility);
     fail_point("eligibility_written");
     let quarantine = quarantine(checked.values().map(|(c, _)| &c.quarantine))?;
-    outputs.insert("quarantine", dir.dataset("quarantine", &quarantine, None, true)?);
-    outputs.insert("retention", dir.dataset("retention", &retention, None, false)?);
+    outputs.insert(
+        "quarantine",
+        dir.dataset("quarantine", &quarantine, None, true)?,
+    );
+    outputs.insert(
+        "retention",
+        dir.dataset("retention", &retention, None, false)?,
+    );
     lap("write");
 
     let inputs = checked.into_values().map(|(_, input)| input).collect();
@@ -207,7 +251,10 @@ fn fail_point(point: &str) {
 }
 
 fn absolute(p: &Path) -> String {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
 }
 
 impl Report {
@@ -220,7 +267,12 @@ impl Report {
             "table", "read", "valid", "quarantined"
         ));
         for i in &m.inputs {
-            let reasons: Vec<String> = i.stats.quarantined.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let reasons: Vec<String> = i
+                .stats
+                .quarantined
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
             s.push_str(&format!(
                 "{:<14} {:>10} {:>10} {:>12}  {}\n",
                 i.table,
@@ -240,7 +292,11 @@ impl Report {
             s.push_str(&format!("{cat:<35}"));
             for ch in channels {
                 let of = |pred: &dyn Fn(&CellCount) -> bool| -> u64 {
-                    m.cells.iter().filter(|c| c.category == cat && c.channel == ch && pred(c)).map(|c| c.cells).sum()
+                    m.cells
+                        .iter()
+                        .filter(|c| c.category == cat && c.channel == ch && pred(c))
+                        .map(|c| c.cells)
+                        .sum()
                 };
                 let cell = format!("{} of {}", of(&|c| c.eligible), of(&|_| true));
                 s.push_str(&format!(" {cell:>16}"));

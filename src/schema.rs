@@ -37,11 +37,79 @@ pub struct Column {
 }
 
 const fn req(name: &'static str, kind: Kind) -> Column {
-    Column { name, kind, required: true }
+    Column {
+        name,
+        kind,
+        required: true,
+    }
 }
 const fn opt(name: &'static str, kind: Kind) -> Column {
-    Column { name, kind, required: false }
+    Column {
+        name,
+        kind,
+        required: false,
+    }
 }
+
+use Kind::*;
+const CUSTOMERS: &[Column] = &[
+    req("dealer_id", Text),
+    req("customer_id", Text),
+    req("registered_on", Date),
+    opt("source", Text),
+    opt("initials", Text),
+    opt("first_name", Text),
+    opt("infix", Text),
+    opt("last_name", Text),
+    opt("company_name", Text),
+    opt("street", Text),
+    opt("house_number", Text),
+    opt("house_number_suffix", Text),
+    opt("postcode", Text),
+    opt("city", Text),
+    opt("country", Text),
+    opt("email", Text),
+    opt("phone", Text),
+    opt("mobile", Text),
+    opt("app_id", Text),
+    opt("deceased", Bool),
+];
+const INVOICES: &[Column] = &[
+    req("dealer_id", Text),
+    req("invoice_id", Text),
+    req("customer_id", Text),
+    req("invoice_date", Date),
+    opt("vehicle_id", Text),
+    opt("department", Text),
+    opt("amount", Decimal),
+];
+const VEHICLES: &[Column] = &[
+    req("dealer_id", Text),
+    req("vehicle_id", Text),
+    opt("customer_id", Text),
+    opt("license_plate", Text),
+    opt("vin", Text),
+    opt("make", Text),
+    opt("model", Text),
+    opt("first_registration_on", Date),
+    opt("apk_due_on", Date),
+];
+const PREFERENCES: &[Column] = &[
+    req("dealer_id", Text),
+    req("customer_id", Text),
+    req("category", Category),
+    req("channel", Channel),
+    req("status", Status),
+    req("recorded_at", Timestamp),
+    opt("origin", Text),
+];
+const REQUESTS: &[Column] = &[
+    req("dealer_id", Text),
+    req("customer_id", Text),
+    req("kind", RequestKind),
+    req("received_on", Date),
+];
+const DO_NOT_CALL: &[Column] = &[req("phone", Phone)];
 
 /// How a table's `customer_id` names a customer record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,66 +147,13 @@ impl Table {
     }
 
     pub fn columns(self) -> &'static [Column] {
-        use Kind::*;
         match self {
-            Table::Customers => &[
-                req("dealer_id", Text),
-                req("customer_id", Text),
-                req("registered_on", Date),
-                opt("source", Text),
-                opt("initials", Text),
-                opt("first_name", Text),
-                opt("infix", Text),
-                opt("last_name", Text),
-                opt("company_name", Text),
-                opt("street", Text),
-                opt("house_number", Text),
-                opt("house_number_suffix", Text),
-                opt("postcode", Text),
-                opt("city", Text),
-                opt("country", Text),
-                opt("email", Text),
-                opt("phone", Text),
-                opt("mobile", Text),
-                opt("app_id", Text),
-                opt("deceased", Bool),
-            ],
-            Table::Invoices => &[
-                req("dealer_id", Text),
-                req("invoice_id", Text),
-                req("customer_id", Text),
-                req("invoice_date", Date),
-                opt("vehicle_id", Text),
-                opt("department", Text),
-                opt("amount", Decimal),
-            ],
-            Table::Vehicles => &[
-                req("dealer_id", Text),
-                req("vehicle_id", Text),
-                opt("customer_id", Text),
-                opt("license_plate", Text),
-                opt("vin", Text),
-                opt("make", Text),
-                opt("model", Text),
-                opt("first_registration_on", Date),
-                opt("apk_due_on", Date),
-            ],
-            Table::Preferences => &[
-                req("dealer_id", Text),
-                req("customer_id", Text),
-                req("category", Category),
-                req("channel", Channel),
-                req("status", Status),
-                req("recorded_at", Timestamp),
-                opt("origin", Text),
-            ],
-            Table::Requests => &[
-                req("dealer_id", Text),
-                req("customer_id", Text),
-                req("kind", RequestKind),
-                req("received_on", Date),
-            ],
-            Table::DoNotCall => &[req("phone", Phone)],
+            Table::Customers => CUSTOMERS,
+            Table::Invoices => INVOICES,
+            Table::Vehicles => VEHICLES,
+            Table::Preferences => PREFERENCES,
+            Table::Requests => REQUESTS,
+            Table::DoNotCall => DO_NOT_CALL,
         }
     }
 

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::contact;
 use crate::error::Result;
 use crate::read::RawTable;
-use crate::schema::{CustomerRef, Kind, Quarantine, Table, CATEGORIES, CHANNELS, REQUEST_KINDS, STATUSES};
+use crate::schema::{CustomerRef, Kind, Quarantine, CATEGORIES, CHANNELS, REQUEST_KINDS, STATUSES};
 use crate::values::{self, DateFormat};
 
 /// What validation needs to know about the run.
@@ -39,7 +39,9 @@ impl CustomerIndex {
         let mut map: PlHashMap<String, PlHashMap<String, u32>> = PlHashMap::default();
         for (rid, (d, c)) in dealers.iter().zip(ids.iter()).enumerate() {
             if let (Some(d), Some(c)) = (d, c) {
-                map.entry(d.to_string()).or_default().insert(c.to_string(), rid as u32);
+                map.entry(d.to_string())
+                    .or_default()
+                    .insert(c.to_string(), rid as u32);
             }
         }
         Ok(CustomerIndex { map })
@@ -84,7 +86,8 @@ pub fn check(raw: &RawTable, ctx: &Context, customers: Option<&CustomerIndex>) -
     let df = if file_cols.is_empty() {
         raw.df.clone()
     } else {
-        raw.df.unique_stable(Some(&file_cols), UniqueKeepStrategy::First, None)?
+        raw.df
+            .unique_stable(Some(&file_cols), UniqueKeepStrategy::First, None)?
     };
     let exact_duplicates = rows_read - df.height() as u64;
     let dedup = RawTable {
@@ -103,14 +106,14 @@ pub fn check(raw: &RawTable, ctx: &Context, customers: Option<&CustomerIndex>) -
     for spec in table.columns() {
         let col = dedup.column(spec.name);
         let dated = table.dated_by() == Some(spec.name);
-        let out = parse_column(col, spec.kind, n, ctx, dated, &mut reasons)?;
-        if spec.required {
-            for (r, missing) in reasons.iter_mut().zip(out.is_null().iter()) {
+        if let (true, Some(col)) = (spec.required, col) {
+            for (r, missing) in reasons.iter_mut().zip(col.is_null().iter()) {
                 if missing == Some(true) {
                     flag(r, Quarantine::MissingValue);
                 }
             }
         }
+        let out = parse_column(col, spec.kind, n, ctx, dated, &mut reasons)?;
         parsed.push(out.with_name(spec.name.into()));
     }
 
@@ -142,11 +145,19 @@ pub fn check(raw: &RawTable, ctx: &Context, customers: Option<&CustomerIndex>) -
     // more (differing) rows quarantines all of them.
     let key = table.key();
     if !key.is_empty() {
-        let ok: Vec<IdxSize> = (0..n as IdxSize).filter(|&i| reasons[i as usize].is_none()).collect();
+        let ok: Vec<IdxSize> = (0..n as IdxSize)
+            .filter(|&i| reasons[i as usize].is_none())
+            .collect();
         let ok = IdxCa::from_vec("i".into(), ok);
         let keys = DataFrame::new_infer_height(
             key.iter()
-                .map(|k| parsed.iter().find(|c| c.name() == *k).cloned().expect("key columns are contract columns"))
+                .map(|k| {
+                    parsed
+                        .iter()
+                        .find(|c| c.name() == *k)
+                        .cloned()
+                        .expect("key columns are contract columns")
+                })
                 .collect(),
         )?
         .take(&ok)?;
@@ -172,7 +183,11 @@ pub fn check(raw: &RawTable, ctx: &Context, customers: Option<&CustomerIndex>) -
         exact_duplicates,
         quarantined,
     };
-    Ok(Checked { valid, quarantine, stats })
+    Ok(Checked {
+        valid,
+        quarantine,
+        stats,
+    })
 }
 
 fn flag(r: &mut Option<Quarantine>, q: Quarantine) {
@@ -180,7 +195,10 @@ fn flag(r: &mut Option<Quarantine>, q: Quarantine) {
 }
 
 fn parsed_str<'a>(cols: &'a [Column], name: &str) -> Result<&'a StringChunked> {
-    let c = cols.iter().find(|c| c.name() == name).expect("contract column");
+    let c = cols
+        .iter()
+        .find(|c| c.name() == name)
+        .expect("contract column");
     Ok(c.str()?)
 }
 
@@ -360,7 +378,11 @@ fn timestamp_micros(
             .iter()
             .map(|d| {
                 let midnight = values::from_epoch_days(d?).and_time(chrono::NaiveTime::MIN);
-                Some(values::amsterdam_to_utc(midnight).and_utc().timestamp_micros())
+                Some(
+                    values::amsterdam_to_utc(midnight)
+                        .and_utc()
+                        .timestamp_micros(),
+                )
             })
             .collect(),
         _ => as_text(col)?
@@ -388,7 +410,11 @@ fn quarantine_frame(raw: &RawTable, reasons: &[Option<Quarantine>]) -> Result<Da
     let cols: Vec<StringChunked> = raw
         .file_columns()
         .iter()
-        .map(|c| rows.column(c).and_then(|c| c.cast(&DataType::String)).map(|c| c.str().cloned()))
+        .map(|c| {
+            rows.column(c)
+                .and_then(|c| c.cast(&DataType::String))
+                .map(|c| c.str().cloned())
+        })
         .collect::<PolarsResult<PolarsResult<Vec<_>>>>()??;
     let records: StringChunked = (0..rows.height())
         .map(|r| {
@@ -404,7 +430,10 @@ fn quarantine_frame(raw: &RawTable, reasons: &[Option<Quarantine>]) -> Result<Da
             Some(format!("{{{}}}", fields.join(",")))
         })
         .collect();
-    let reason: StringChunked = idx.iter().map(|&i| reasons[i as usize].map(Quarantine::code)).collect();
+    let reason: StringChunked = idx
+        .iter()
+        .map(|&i| reasons[i as usize].map(Quarantine::code))
+        .collect();
     let table = raw.source.table.name();
     Ok(DataFrame::new(
         rows.height(),
@@ -419,9 +448,18 @@ fn quarantine_frame(raw: &RawTable, reasons: &[Option<Quarantine>]) -> Result<Da
 
 /// `check` for a table read from memory, for tests.
 #[cfg(test)]
-pub(crate) fn check_rows(table: Table, header: &[&str], rows: &[&[&str]], as_of: &str, customers: Option<&CustomerIndex>) -> Checked {
+pub(crate) fn check_rows(
+    table: crate::schema::Table,
+    header: &[&str],
+    rows: &[&[&str]],
+    as_of: &str,
+    customers: Option<&CustomerIndex>,
+) -> Checked {
     let fmt = DateFormat::iso();
-    let ctx = Context { as_of: NaiveDate::parse_from_str(as_of, "%Y-%m-%d").unwrap(), date_format: &fmt };
+    let ctx = Context {
+        as_of: NaiveDate::parse_from_str(as_of, "%Y-%m-%d").unwrap(),
+        date_format: &fmt,
+    };
     let raw = crate::read::raw_from_rows(table, header, rows);
     check(&raw, &ctx, customers).unwrap()
 }
@@ -429,13 +467,17 @@ pub(crate) fn check_rows(table: Table, header: &[&str], rows: &[&[&str]], as_of:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::Table;
 
     fn reasons(c: &Checked) -> Vec<(i64, String)> {
         let q = &c.quarantine;
         let lines = q.column("line").unwrap().i64().unwrap();
         let reasons = q.column("reason").unwrap().str().unwrap();
-        let mut v: Vec<(i64, String)> =
-            lines.iter().zip(reasons.iter()).map(|(l, r)| (l.unwrap(), r.unwrap().to_string())).collect();
+        let mut v: Vec<(i64, String)> = lines
+            .iter()
+            .zip(reasons.iter())
+            .map(|(l, r)| (l.unwrap(), r.unwrap().to_string()))
+            .collect();
         v.sort();
         v
     }
@@ -483,24 +525,45 @@ mod tests {
 
     #[test]
     fn unknown_customer_needs_a_valid_record() {
-        let cust = check_rows(Table::Customers, CUST, &[&["D1", "1", "2020-01-01", ""], &["D1", "2", "2020-01-01", ""], &["D1", "2", "2020-02-01", ""]], "2024-06-30", None);
+        let cust = check_rows(
+            Table::Customers,
+            CUST,
+            &[
+                &["D1", "1", "2020-01-01", ""],
+                &["D1", "2", "2020-01-01", ""],
+                &["D1", "2", "2020-02-01", ""],
+            ],
+            "2024-06-30",
+            None,
+        );
         let index = CustomerIndex::new(&cust.valid).unwrap();
         let inv = check_rows(
             Table::Invoices,
-            &["dealer_id", "invoice_id", "customer_id", "invoice_date", "amount"],
             &[
-                &["D1", "I1", "1", "2024-01-01", "12,50"], // valid
-                &["D2", "I2", "1", "2024-01-01", ""],      // other dealer: unknown
-                &["D1", "I3", "2", "2024-01-01", ""],      // customer 2 is a key duplicate: unknown
+                "dealer_id",
+                "invoice_id",
+                "customer_id",
+                "invoice_date",
+                "amount",
+            ],
+            &[
+                &["D1", "I1", "1", "2024-01-01", "12,50"],   // valid
+                &["D2", "I2", "1", "2024-01-01", ""],        // other dealer: unknown
+                &["D1", "I3", "2", "2024-01-01", ""], // customer 2 is a key duplicate: unknown
                 &["D1", "I4", "1", "2024-01-01", "1.234,5"], // bad amount
-                &["D1", "I5", "9", "2025-01-01", ""],      // future beats unknown
+                &["D1", "I5", "9", "2025-01-01", ""], // future beats unknown
             ],
             "2024-06-30",
             Some(&index),
         );
         assert_eq!(
             reasons(&inv),
-            vec![(3, "unknown_customer".into()), (4, "unknown_customer".into()), (5, "bad_value".into()), (6, "future_date".into())]
+            vec![
+                (3, "unknown_customer".into()),
+                (4, "unknown_customer".into()),
+                (5, "bad_value".into()),
+                (6, "future_date".into())
+            ]
         );
         let veh = check_rows(
             Table::Vehicles,
@@ -514,13 +577,33 @@ mod tests {
 
     #[test]
     fn enumerations_timestamps_and_phones() {
-        let cust = check_rows(Table::Customers, CUST, &[&["D1", "1", "2020-01-01", ""]], "2024-06-30", None);
+        let cust = check_rows(
+            Table::Customers,
+            CUST,
+            &[&["D1", "1", "2020-01-01", ""]],
+            "2024-06-30",
+            None,
+        );
         let index = CustomerIndex::new(&cust.valid).unwrap();
         let p = check_rows(
             Table::Preferences,
-            &["dealer_id", "customer_id", "category", "channel", "status", "recorded_at"],
             &[
-                &["D1", "1", " Newsletter ", "EMAIL", "Opt_In", "2024-01-01 10:00"],
+                "dealer_id",
+                "customer_id",
+                "category",
+                "channel",
+                "status",
+                "recorded_at",
+            ],
+            &[
+                &[
+                    "D1",
+                    "1",
+                    " Newsletter ",
+                    "EMAIL",
+                    "Opt_In",
+                    "2024-01-01 10:00",
+                ],
                 &["D1", "1", "marketing", "email", "opt_in", "2024-01-01"],
                 &["D1", "1", "*", "fax", "opt_in", "2024-01-01"],
                 &["D1", "1", "*", "*", "ja", "2024-01-01"],
@@ -533,13 +616,28 @@ mod tests {
         );
         assert_eq!(
             reasons(&p),
-            vec![(3, "bad_value".into()), (4, "bad_value".into()), (5, "bad_value".into()), (6, "bad_value".into()), (8, "future_date".into())]
+            vec![
+                (3, "bad_value".into()),
+                (4, "bad_value".into()),
+                (5, "bad_value".into()),
+                (6, "bad_value".into()),
+                (8, "future_date".into())
+            ]
         );
         let cat = p.valid.column("category").unwrap().str().unwrap();
         assert_eq!(cat.get(0), Some("newsletter"));
 
-        let dnc = check_rows(Table::DoNotCall, &["phone"], &[&["06-12345678"], &["+31 6 1234 5678"], &["geen"], &[""]], "2024-06-30", None);
-        assert_eq!(reasons(&dnc), vec![(4, "bad_value".into()), (5, "missing_value".into())]);
+        let dnc = check_rows(
+            Table::DoNotCall,
+            &["phone"],
+            &[&["06-12345678"], &["+31 6 1234 5678"], &["geen"], &[""]],
+            "2024-06-30",
+            None,
+        );
+        assert_eq!(
+            reasons(&dnc),
+            vec![(4, "bad_value".into()), (5, "missing_value".into())]
+        );
         let e164 = dnc.valid.column("phone").unwrap().str().unwrap();
         assert_eq!(e164.get(1), Some("+31612345678"));
     }

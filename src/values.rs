@@ -66,10 +66,16 @@ impl DateFormat {
         }
         for need in [Part::Year, Part::Month, Part::Day] {
             if parts.iter().filter(|p| **p == need).count() != 1 {
-                return Err(format!("date format `{spec}`: needs YYYY, MM and DD once each"));
+                return Err(format!(
+                    "date format `{spec}`: needs YYYY, MM and DD once each"
+                ));
             }
         }
-        Ok(DateFormat { spec: spec.to_string(), parts, width })
+        Ok(DateFormat {
+            spec: spec.to_string(),
+            parts,
+            width,
+        })
     }
 
     pub fn spec(&self) -> &str {
@@ -177,7 +183,11 @@ pub fn timestamp_micros(s: &str, fmt: &DateFormat) -> Option<i64> {
             }
         }
     };
-    Some((local - Duration::seconds(offset_secs)).and_utc().timestamp_micros())
+    Some(
+        (local - Duration::seconds(offset_secs))
+            .and_utc()
+            .timestamp_micros(),
+    )
 }
 
 /// The date part of a timestamp: the first 10 characters in ISO, else the configured format.
@@ -310,20 +320,54 @@ mod tests {
                 .timestamp_micros()
         };
         // winter: +01:00, summer: +02:00
-        assert_eq!(timestamp_micros("2024-01-15 10:00", &iso), Some(utc("2024-01-15 09:00:00")));
-        assert_eq!(timestamp_micros("2024-07-15T10:00:30", &iso), Some(utc("2024-07-15 08:00:30")));
-        assert_eq!(timestamp_micros("2024-07-15T10:00:30Z", &iso), Some(utc("2024-07-15 10:00:30")));
-        assert_eq!(timestamp_micros("2024-07-15T10:00-05:30", &iso), Some(utc("2024-07-15 15:30:00")));
-        assert_eq!(timestamp_micros("2024-07-15", &iso), Some(utc("2024-07-14 22:00:00")));
-        assert_eq!(timestamp_micros("15-07-2024 10:00", &dmy), Some(utc("2024-07-15 08:00:00")));
-        assert_eq!(timestamp_micros("2024-07-15 10:00", &dmy), Some(utc("2024-07-15 08:00:00")));
+        assert_eq!(
+            timestamp_micros("2024-01-15 10:00", &iso),
+            Some(utc("2024-01-15 09:00:00"))
+        );
+        assert_eq!(
+            timestamp_micros("2024-07-15T10:00:30", &iso),
+            Some(utc("2024-07-15 08:00:30"))
+        );
+        assert_eq!(
+            timestamp_micros("2024-07-15T10:00:30Z", &iso),
+            Some(utc("2024-07-15 10:00:30"))
+        );
+        assert_eq!(
+            timestamp_micros("2024-07-15T10:00-05:30", &iso),
+            Some(utc("2024-07-15 15:30:00"))
+        );
+        assert_eq!(
+            timestamp_micros("2024-07-15", &iso),
+            Some(utc("2024-07-14 22:00:00"))
+        );
+        assert_eq!(
+            timestamp_micros("15-07-2024 10:00", &dmy),
+            Some(utc("2024-07-15 08:00:00"))
+        );
+        assert_eq!(
+            timestamp_micros("2024-07-15 10:00", &dmy),
+            Some(utc("2024-07-15 08:00:00"))
+        );
         // spring gap (02:30 does not exist on 2024-03-31): the offset before, +01:00
-        assert_eq!(timestamp_micros("2024-03-31 02:30", &iso), Some(utc("2024-03-31 01:30:00")));
+        assert_eq!(
+            timestamp_micros("2024-03-31 02:30", &iso),
+            Some(utc("2024-03-31 01:30:00"))
+        );
         // autumn overlap (02:30 twice on 2024-10-27): the offset before, +02:00
-        assert_eq!(timestamp_micros("2024-10-27 02:30", &iso), Some(utc("2024-10-27 00:30:00")));
-        for bad in ["2024-07-15 24:00", "2024-07-15 10:60", "2024-07-15T10", "2024-07-15 10:00+0100",
-            "2024-07-15 10:00:00.5", "15-07-2024 10:00", "2024-07-15 10:00+24:00", "gisteren"]
-        {
+        assert_eq!(
+            timestamp_micros("2024-10-27 02:30", &iso),
+            Some(utc("2024-10-27 00:30:00"))
+        );
+        for bad in [
+            "2024-07-15 24:00",
+            "2024-07-15 10:60",
+            "2024-07-15T10",
+            "2024-07-15 10:00+0100",
+            "2024-07-15 10:00:00.5",
+            "15-07-2024 10:00",
+            "2024-07-15 10:00+24:00",
+            "gisteren",
+        ] {
             assert_eq!(timestamp_micros(bad, &iso), None, "{bad}");
         }
     }
@@ -340,7 +384,9 @@ mod tests {
         assert_eq!(boolean("n"), Some(false));
         assert_eq!(boolean("misschien"), None);
         assert!(is_decimal("12,50") && is_decimal("-3") && is_decimal("+0.5"));
-        assert!(!is_decimal("1.234,56") && !is_decimal("€ 12") && !is_decimal("12,") && !is_decimal(""));
+        assert!(
+            !is_decimal("1.234,56") && !is_decimal("€ 12") && !is_decimal("12,") && !is_decimal("")
+        );
         assert_eq!(word("OPT_IN", &["opt_in", "opt_out"]), Some("opt_in"));
         assert_eq!(word("optin", &["opt_in", "opt_out"]), None);
         assert_eq!(clean("  a b \u{a0}"), Some("a b"));

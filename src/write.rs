@@ -36,7 +36,10 @@ pub struct Written {
 }
 
 fn out_err(path: &Path, source: std::io::Error) -> Error {
-    Error::Output { path: path.to_path_buf(), source }
+    Error::Output {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl RunDir {
@@ -50,13 +53,23 @@ impl RunDir {
             fs::remove_dir_all(&tmp).map_err(|e| out_err(&tmp, e))?;
         }
         fs::create_dir(&tmp).map_err(|e| out_err(&tmp, e))?;
-        Ok(RunDir { tmp, target: root.join(name), published: false })
+        Ok(RunDir {
+            tmp,
+            target: root.join(name),
+            published: false,
+        })
     }
 
     /// Writes `df` as one dataset folder, one file per value of `partition` (the key lives in
     /// the folder name only), or one file when `partition` is `None`. `df` must be sorted by
     /// the partition column.
-    pub fn dataset(&self, name: &str, df: &DataFrame, partition: Option<&str>, private: bool) -> Result<Written> {
+    pub fn dataset(
+        &self,
+        name: &str,
+        df: &DataFrame,
+        partition: Option<&str>,
+        private: bool,
+    ) -> Result<Written> {
         let dir = self.tmp.join(name);
         fs::create_dir(&dir).map_err(|e| out_err(&dir, e))?;
         let parts: Vec<(PathBuf, DataFrame)> = match partition {
@@ -85,14 +98,18 @@ impl RunDir {
     /// Writes `manifest.json` and `_SUCCESS`, then puts the folder in place of any earlier
     /// one of the same date.
     pub fn publish(mut self, manifest: &impl Serialize) -> Result<PathBuf> {
-        let json = serde_json::to_vec_pretty(manifest).map_err(|e| Error::Internal(e.to_string()))?;
+        let json =
+            serde_json::to_vec_pretty(manifest).map_err(|e| Error::Internal(e.to_string()))?;
         let m = self.tmp.join("manifest.json");
         fs::write(&m, json).map_err(|e| out_err(&m, e))?;
         let s = self.tmp.join("_SUCCESS");
         fs::write(&s, b"").map_err(|e| out_err(&s, e))?;
         let old = self.target.with_file_name(format!(
             ".{}.old-{}",
-            self.target.file_name().unwrap_or_default().to_string_lossy(),
+            self.target
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy(),
             std::process::id()
         ));
         let had_old = self.target.exists();
@@ -123,13 +140,18 @@ impl Drop for RunDir {
 
 /// Removes `.as_of=*.tmp-PID` and `.as_of=*.old-PID` folders whose process is gone.
 fn clear_leftovers(root: &Path) {
-    let Ok(entries) = fs::read_dir(root) else { return };
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if !name.starts_with(".as_of=") {
             continue;
         }
-        let pid = name.rsplit_once(".tmp-").or_else(|| name.rsplit_once(".old-")).map(|(_, p)| p);
+        let pid = name
+            .rsplit_once(".tmp-")
+            .or_else(|| name.rsplit_once(".old-"))
+            .map(|(_, p)| p);
         if let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) {
             if !Path::new(&format!("/proc/{pid}")).exists() {
                 let _ = fs::remove_dir_all(e.path());
@@ -179,7 +201,10 @@ fn write_parquet(path: &Path, df: &mut DataFrame, private: bool) -> Result<u64> 
         .with_row_group_size(Some(ROW_GROUP))
         .set_parallel(false)
         .finish(df)
-        .map_err(|e| Error::Output { path: path.to_path_buf(), source: std::io::Error::other(e.to_string()) })?;
+        .map_err(|e| Error::Output {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
     Ok(bytes)
 }
 

@@ -11,11 +11,29 @@ fn missing_required_column_names_file_and_column() {
     let work = Workdir::new();
     let input = work.copy_sample("iso", "extract");
     let text = std::fs::read_to_string(input.join("invoices.csv")).unwrap();
-    std::fs::write(input.join("invoices.csv"), text.replacen("invoice_date", "datum", 1)).unwrap();
-    let o = work.cmd(&["run", "--quiet", "--pipeline", &pipeline(), "--input", input.to_str().unwrap(), "--out", "out", "--as-of", AS_OF]);
+    std::fs::write(
+        input.join("invoices.csv"),
+        text.replacen("invoice_date", "datum", 1),
+    )
+    .unwrap();
+    let o = work.cmd(&[
+        "run",
+        "--quiet",
+        "--pipeline",
+        &pipeline(),
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        "out",
+        "--as-of",
+        AS_OF,
+    ]);
     assert_eq!(o.status.code(), Some(65));
     let err = stderr(&o);
-    assert!(err.contains("invoices.csv") && err.contains("`invoice_date`") && err.contains("datum"), "{err}");
+    assert!(
+        err.contains("invoices.csv") && err.contains("`invoice_date`") && err.contains("datum"),
+        "{err}"
+    );
     assert!(!work.path("out").join(format!("as_of={AS_OF}")).exists());
 }
 
@@ -23,19 +41,33 @@ fn missing_required_column_names_file_and_column() {
 fn validate_reports_every_problem_and_writes_nothing() {
     let work = Workdir::new();
     let input = work.copy_sample("iso", "extract");
-    for (file, col) in [("invoices.csv", "invoice_date"), ("preferences.csv", "recorded_at")] {
+    for (file, col) in [
+        ("invoices.csv", "invoice_date"),
+        ("preferences.csv", "recorded_at"),
+    ] {
         let text = std::fs::read_to_string(input.join(file)).unwrap();
         std::fs::write(input.join(file), text.replacen(col, "x", 1)).unwrap();
     }
-    let o = work.cmd(&["validate", "--pipeline", &pipeline(), "--input", input.to_str().unwrap()]);
+    let o = work.cmd(&[
+        "validate",
+        "--pipeline",
+        &pipeline(),
+        "--input",
+        input.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(65));
     let err = stderr(&o);
-    assert!(err.contains("`invoice_date`") && err.contains("`recorded_at`"), "{err}");
+    assert!(
+        err.contains("`invoice_date`") && err.contains("`recorded_at`"),
+        "{err}"
+    );
 
     let o = work.cmd(&["validate", "--pipeline", &pipeline()]);
     assert_ok(&o);
     assert!(String::from_utf8_lossy(&o.stdout).contains("pipeline file ok"));
-    assert!(std::fs::read_dir(work.dir.path()).unwrap().all(|e| e.unwrap().file_name() == "extract"));
+    assert!(std::fs::read_dir(work.dir.path())
+        .unwrap()
+        .all(|e| e.unwrap().file_name() == "extract"));
 }
 
 #[test]
@@ -48,7 +80,13 @@ fn a_broken_pipeline_file_lists_every_unknown_key() {
     let o = work.cmd(&["validate", "--pipeline", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(78));
     let err = stderr(&o);
-    assert!(err.contains("p.toml") && err.contains("`input.delimeter`") && err.contains("`outptu`") && err.contains("`fax`"), "{err}");
+    assert!(
+        err.contains("p.toml")
+            && err.contains("`input.delimeter`")
+            && err.contains("`outptu`")
+            && err.contains("`fax`"),
+        "{err}"
+    );
     let o = work.cmd(&["run", "--pipeline", "nope.toml"]);
     assert_eq!(o.status.code(), Some(78));
 }
@@ -56,13 +94,28 @@ fn a_broken_pipeline_file_lists_every_unknown_key() {
 #[test]
 fn input_missing_and_usage() {
     let work = Workdir::new();
-    let o = work.cmd(&["run", "--pipeline", &pipeline(), "--input", "no-such-folder"]);
+    let o = work.cmd(&[
+        "run",
+        "--pipeline",
+        &pipeline(),
+        "--input",
+        "no-such-folder",
+    ]);
     assert_eq!(o.status.code(), Some(66));
     assert!(stderr(&o).contains("no-such-folder"));
     let empty = work.path("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    work.write("empty/customers.csv", "dealer_id;customer_id;registered_on\n");
-    let o = work.cmd(&["run", "--pipeline", &pipeline(), "--input", empty.to_str().unwrap()]);
+    work.write(
+        "empty/customers.csv",
+        "dealer_id;customer_id;registered_on\n",
+    );
+    let o = work.cmd(&[
+        "run",
+        "--pipeline",
+        &pipeline(),
+        "--input",
+        empty.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(66));
     assert!(stderr(&o).contains("invoices"), "{}", stderr(&o));
     let o = work.cmd(&["run", "--as-of", "22-11-2026"]);
@@ -72,7 +125,14 @@ fn input_missing_and_usage() {
 #[test]
 fn the_summary_counts_tables_and_cells() {
     let work = Workdir::new();
-    let o = work.run("pipelines/sample.toml", &repo().join("sample-data/iso"), "out");
+    let o = work.run(
+        "pipelines/sample.toml",
+        &repo().join("sample-data/iso"),
+        "out",
+    );
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("customers") && out.contains("newsletter") && out.contains("output: "), "{out}");
+    assert!(
+        out.contains("customers") && out.contains("newsletter") && out.contains("output: "),
+        "{out}"
+    );
 }

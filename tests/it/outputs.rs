@@ -14,14 +14,20 @@ fn run_dir(work: &Workdir, out: &str) -> std::path::PathBuf {
 
 /// A CSV file of the sample as a frame of text columns (empty = null).
 fn csv_frame(path: &Path) -> DataFrame {
-    let mut rdr = csv::ReaderBuilder::new().delimiter(b';').from_path(path).unwrap();
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_path(path)
+        .unwrap();
     let header: Vec<String> = rdr.headers().unwrap().iter().map(str::to_string).collect();
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     let cols = header
         .iter()
         .enumerate()
         .map(|(i, h)| {
-            let v: StringChunked = rows.iter().map(|r| r.get(i).filter(|s| !s.is_empty())).collect();
+            let v: StringChunked = rows
+                .iter()
+                .map(|r| r.get(i).filter(|s| !s.is_empty()))
+                .collect();
             v.with_name(h.as_str().into()).into_column()
         })
         .collect();
@@ -29,7 +35,9 @@ fn csv_frame(path: &Path) -> DataFrame {
 }
 
 fn write_parquet(path: &Path, df: &mut DataFrame) {
-    ParquetWriter::new(File::create(path).unwrap()).finish(df).unwrap();
+    ParquetWriter::new(File::create(path).unwrap())
+        .finish(df)
+        .unwrap();
 }
 
 fn without(df: &DataFrame, col: &str) -> DataFrame {
@@ -39,30 +47,66 @@ fn without(df: &DataFrame, col: &str) -> DataFrame {
 #[test]
 fn hive_partitioned_by_dealer_with_the_key_in_folder_names_only() {
     let work = Workdir::new();
-    work.run("pipelines/sample.toml", &repo().join("sample-data/iso"), "out");
+    work.run(
+        "pipelines/sample.toml",
+        &repo().join("sample-data/iso"),
+        "out",
+    );
     let run = run_dir(&work, "out");
     let df = dataset(&run, "eligibility");
-    let dealers = df.column("dealer_id").unwrap().cast(&DataType::String).unwrap();
-    let mut dealers: Vec<String> = dealers.str().unwrap().iter().map(|d| d.unwrap().to_string()).collect();
+    let dealers = df
+        .column("dealer_id")
+        .unwrap()
+        .cast(&DataType::String)
+        .unwrap();
+    let mut dealers: Vec<String> = dealers
+        .str()
+        .unwrap()
+        .iter()
+        .map(|d| d.unwrap().to_string())
+        .collect();
     dealers.dedup();
     assert_eq!(dealers, ["D001", "D002"]);
     let one = run.join("eligibility/dealer_id=D001/part-0.parquet");
-    let file = ParquetReader::new(File::open(&one).unwrap()).finish().unwrap();
-    assert!(file.column("dealer_id").is_err(), "the key lives in the folder name only");
+    let file = ParquetReader::new(File::open(&one).unwrap())
+        .finish()
+        .unwrap();
+    assert!(
+        file.column("dealer_id").is_err(),
+        "the key lives in the folder name only"
+    );
     let names: Vec<&str> = file.get_column_names().iter().map(|n| n.as_str()).collect();
     assert_eq!(
         names,
-        ["customer_id", "source", "relation", "category", "channel", "anchor_date", "expires_on", "eligible", "basis", "reason"]
+        [
+            "customer_id",
+            "source",
+            "relation",
+            "category",
+            "channel",
+            "anchor_date",
+            "expires_on",
+            "eligible",
+            "basis",
+            "reason"
+        ]
     );
     assert_eq!(file.column("anchor_date").unwrap().dtype(), &DataType::Date);
     // sorted by customer_id, category, channel within the dealer
     let sorted = file
-        .sort(["customer_id", "category", "channel"], SortMultipleOptions::default())
+        .sort(
+            ["customer_id", "category", "channel"],
+            SortMultipleOptions::default(),
+        )
         .unwrap();
     assert!(sorted.equals_missing(&file), "files are written sorted");
     // only Parquet files in the dataset folders
     for e in walk(&run.join("eligibility")) {
-        assert!(e.extension().is_some_and(|x| x == "parquet"), "{}", e.display());
+        assert!(
+            e.extension().is_some_and(|x| x == "parquet"),
+            "{}",
+            e.display()
+        );
     }
     assert!(run.join("_SUCCESS").exists() && run.join("manifest.json").exists());
 }
@@ -83,8 +127,16 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn the_windows_export_decides_the_same() {
     let work = Workdir::new();
-    work.run("pipelines/sample.toml", &repo().join("sample-data/iso"), "iso");
-    work.run("pipelines/sample-nl.toml", &repo().join("sample-data/nl"), "nl");
+    work.run(
+        "pipelines/sample.toml",
+        &repo().join("sample-data/iso"),
+        "iso",
+    );
+    work.run(
+        "pipelines/sample-nl.toml",
+        &repo().join("sample-data/nl"),
+        "nl",
+    );
     for name in ["eligibility", "retention"] {
         let a = dataset(&run_dir(&work, "iso"), name);
         let b = dataset(&run_dir(&work, "nl"), name);
@@ -93,7 +145,10 @@ fn the_windows_export_decides_the_same() {
     let qa = dataset(&run_dir(&work, "iso"), "quarantine");
     let qb = dataset(&run_dir(&work, "nl"), "quarantine");
     let key = |q: &DataFrame| q.select(["table", "line", "reason"]).unwrap();
-    assert!(key(&qa).equals_missing(&key(&qb)), "quarantine differs:\n{qa}\n{qb}");
+    assert!(
+        key(&qa).equals_missing(&key(&qb)),
+        "quarantine differs:\n{qa}\n{qb}"
+    );
 }
 
 #[test]
@@ -101,11 +156,22 @@ fn parquet_input_decides_the_same() {
     let work = Workdir::new();
     let pq = work.path("pq");
     std::fs::create_dir_all(&pq).unwrap();
-    for t in ["customers", "invoices", "vehicles", "preferences", "requests", "do_not_call"] {
+    for t in [
+        "customers",
+        "invoices",
+        "vehicles",
+        "preferences",
+        "requests",
+        "do_not_call",
+    ] {
         let mut df = csv_frame(&repo().join(format!("sample-data/iso/{t}.csv")));
         write_parquet(&pq.join(format!("{t}.parquet")), &mut df);
     }
-    work.run("pipelines/sample.toml", &repo().join("sample-data/iso"), "csv");
+    work.run(
+        "pipelines/sample.toml",
+        &repo().join("sample-data/iso"),
+        "csv",
+    );
     work.run("pipelines/sample.toml", &pq, "pq");
     for name in ["eligibility", "retention"] {
         let a = dataset(&run_dir(&work, "csv"), name);
@@ -127,9 +193,14 @@ fn typed_parquet_columns_are_read_as_their_type() {
     let work = Workdir::new();
     let dir = work.path("typed");
     std::fs::create_dir_all(&dir).unwrap();
-    let day = |s: &str| (chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap() - chrono::NaiveDate::default()).num_days() as i32;
+    let day = |s: &str| {
+        (chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap() - chrono::NaiveDate::default())
+            .num_days() as i32
+    };
     let dates = |name: &str, v: &[&str]| {
-        Int32Chunked::from_vec(name.into(), v.iter().map(|s| day(s)).collect()).into_date().into_column()
+        Int32Chunked::from_vec(name.into(), v.iter().map(|s| day(s)).collect())
+            .into_date()
+            .into_column()
     };
     let mut customers = DataFrame::new(
         2,
@@ -157,11 +228,17 @@ fn typed_parquet_columns_are_read_as_their_type() {
     write_parquet(&dir.join("invoices.parquet"), &mut invoices);
     // 2026-11-22 23:30 UTC is 2026-11-23 in Amsterdam: a future preference
     let micros = |s: &str| {
-        chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap().and_utc().timestamp_micros()
+        chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
+            .unwrap()
+            .and_utc()
+            .timestamp_micros()
     };
-    let at = Int64Chunked::from_vec("recorded_at".into(), vec![micros("2025-07-01 10:00"), micros("2026-11-22 23:30")])
-        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
-        .into_column();
+    let at = Int64Chunked::from_vec(
+        "recorded_at".into(),
+        vec![micros("2025-07-01 10:00"), micros("2026-11-22 23:30")],
+    )
+    .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+    .into_column();
     let mut prefs = DataFrame::new(
         2,
         vec![
@@ -179,14 +256,29 @@ fn typed_parquet_columns_are_read_as_their_type() {
     let run = run_dir(&work, "out");
     let e = dataset(&run, "eligibility");
     assert_eq!(cell(&e, "D1", "7", "newsletter", "email").1, "opted_out");
-    assert_eq!(cell(&e, "D1", "7", "sales_actions", "email"), (true, "term".into(), "2026-12-01".into()));
+    assert_eq!(
+        cell(&e, "D1", "7", "sales_actions", "email"),
+        (true, "term".into(), "2026-12-01".into())
+    );
     let q = dataset(&run, "quarantine");
     let got: Vec<(String, i64, String)> = (0..q.height())
         .map(|i| {
             (
-                q.column("table").unwrap().str().unwrap().get(i).unwrap().to_string(),
+                q.column("table")
+                    .unwrap()
+                    .str()
+                    .unwrap()
+                    .get(i)
+                    .unwrap()
+                    .to_string(),
                 q.column("line").unwrap().i64().unwrap().get(i).unwrap(),
-                q.column("reason").unwrap().str().unwrap().get(i).unwrap().to_string(),
+                q.column("reason")
+                    .unwrap()
+                    .str()
+                    .unwrap()
+                    .get(i)
+                    .unwrap()
+                    .to_string(),
             )
         })
         .collect();
@@ -202,29 +294,56 @@ fn typed_parquet_columns_are_read_as_their_type() {
 #[test]
 fn a_killed_run_leaves_the_previous_output_as_it_was() {
     let work = Workdir::new();
-    work.run("pipelines/sample.toml", &repo().join("sample-data/iso"), "out");
+    work.run(
+        "pipelines/sample.toml",
+        &repo().join("sample-data/iso"),
+        "out",
+    );
     let run = run_dir(&work, "out");
     let before = std::fs::read(run.join("manifest.json")).unwrap();
     let p = repo().join("pipelines/sample.toml");
     let out = work.path("out");
     for stage in ["eligibility_written", "before_publish"] {
         let o = work.cmd_env(
-            &["run", "--quiet", "--pipeline", p.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", AS_OF],
+            &[
+                "run",
+                "--quiet",
+                "--pipeline",
+                p.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--as-of",
+                AS_OF,
+            ],
             &[("ELIGIBILITY_ABORT_AT", stage)],
         );
         assert!(!o.status.success(), "the run was aborted at {stage}");
-        assert_eq!(std::fs::read(run.join("manifest.json")).unwrap(), before, "previous output untouched");
+        assert_eq!(
+            std::fs::read(run.join("manifest.json")).unwrap(),
+            before,
+            "previous output untouched"
+        );
         let visible: Vec<String> = std::fs::read_dir(&out)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| !n.starts_with('.'))
             .collect();
-        assert_eq!(visible, [format!("as_of={AS_OF}")], "no half-written folder in view");
+        assert_eq!(
+            visible,
+            [format!("as_of={AS_OF}")],
+            "no half-written folder in view"
+        );
     }
     // the next run clears the leftovers and replaces the folder whole
-    work.run("pipelines/sample.toml", &repo().join("sample-data/iso"), "out");
-    let names: Vec<String> =
-        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    work.run(
+        "pipelines/sample.toml",
+        &repo().join("sample-data/iso"),
+        "out",
+    );
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(names, [format!("as_of={AS_OF}")]);
     assert!(run.join("_SUCCESS").exists());
 }
@@ -243,14 +362,31 @@ fn a_failed_run_leaves_the_previous_output_as_it_was() {
     std::fs::write(input.join("vehicles.csv"), bytes).unwrap();
     let p = repo().join("pipelines/sample.toml");
     let o = work.cmd(&[
-        "run", "--quiet", "--pipeline", p.to_str().unwrap(), "--input", input.to_str().unwrap(),
-        "--out", work.path("out").to_str().unwrap(), "--as-of", AS_OF,
+        "run",
+        "--quiet",
+        "--pipeline",
+        p.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        work.path("out").to_str().unwrap(),
+        "--as-of",
+        AS_OF,
     ]);
     assert_eq!(o.status.code(), Some(65));
     let err = stderr(&o);
-    assert!(err.contains("vehicles.csv") && err.contains("line ") && err.contains("UTF-8"), "{err}");
+    assert!(
+        err.contains("vehicles.csv") && err.contains("line ") && err.contains("UTF-8"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(run.join("manifest.json")).unwrap(), before);
-    let names: Vec<String> =
-        std::fs::read_dir(work.path("out")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    assert_eq!(names, [format!("as_of={AS_OF}")], "nothing else left behind");
+    let names: Vec<String> = std::fs::read_dir(work.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [format!("as_of={AS_OF}")],
+        "nothing else left behind"
+    );
 }

@@ -17,16 +17,29 @@ fn sample() -> &'static Sample {
     static S: OnceLock<Sample> = OnceLock::new();
     S.get_or_init(|| {
         let work = Workdir::new();
-        work.run("pipelines/sample.toml", &repo().join("sample-data/iso"), "out");
+        work.run(
+            "pipelines/sample.toml",
+            &repo().join("sample-data/iso"),
+            "out",
+        );
         let run = work.path("out").join(format!("as_of={AS_OF}"));
         let eligibility = dataset(&run, "eligibility");
-        Sample { _work: work, run, eligibility }
+        Sample {
+            _work: work,
+            run,
+            eligibility,
+        }
     })
 }
 
 fn check(customer: &str, category: &str, channel: &str, want: (bool, &str)) -> String {
-    let (eligible, outcome, expires) = cell(&sample().eligibility, "D001", customer, category, channel);
-    assert_eq!((eligible, outcome.as_str()), want, "D001/{customer} {category}/{channel}");
+    let (eligible, outcome, expires) =
+        cell(&sample().eligibility, "D001", customer, category, channel);
+    assert_eq!(
+        (eligible, outcome.as_str()),
+        want,
+        "D001/{customer} {category}/{channel}"
+    );
     expires
 }
 
@@ -35,12 +48,26 @@ fn all_cells(customer: &str, want: (bool, &str)) {
     let mine = df
         .clone()
         .lazy()
-        .filter(col("dealer_id").cast(DataType::String).eq(lit("D001")).and(col("customer_id").eq(lit(customer))))
+        .filter(
+            col("dealer_id")
+                .cast(DataType::String)
+                .eq(lit("D001"))
+                .and(col("customer_id").eq(lit(customer))),
+        )
         .collect()
         .unwrap();
     assert_eq!(mine.height(), 20, "a customer has 20 cells");
-    let reasons = mine.column(if want.0 { "basis" } else { "reason" }).unwrap().str().unwrap().clone();
-    assert!(reasons.iter().all(|r| r == Some(want.1)), "{customer}: {:?}", reasons.iter().collect::<Vec<_>>());
+    let reasons = mine
+        .column(if want.0 { "basis" } else { "reason" })
+        .unwrap()
+        .str()
+        .unwrap()
+        .clone();
+    assert!(
+        reasons.iter().all(|r| r == Some(want.1)),
+        "{customer}: {:?}",
+        reasons.iter().collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -76,7 +103,7 @@ fn rule_6_opt_out_wildcard_and_tie() {
     // opt_in and opt_out recorded at the same instant (written in two time zones): opt_out
     check("1006", "sales_actions", "email", (false, "opted_out"));
     check("1006", "sales_actions", "post", (false, "opted_out"));
-    check("1006", "newsletter", "email", (true, "term"));
+    check("1006", "newsletter", "post", (true, "term"));
     // a local time in the spring-forward gap, the same instant as 01:30Z
     check("1025", "aftersales_actions", "sms", (false, "opted_out"));
 }
@@ -84,7 +111,12 @@ fn rule_6_opt_out_wildcard_and_tie() {
 #[test]
 fn rule_7_unreachable() {
     for channel in ["email", "sms", "app", "post", "phone"] {
-        check("1013", "aftersales_service", channel, (false, "unreachable"));
+        check(
+            "1013",
+            "aftersales_service",
+            channel,
+            (false, "unreachable"),
+        );
     }
     check("1017", "aftersales_service", "post", (false, "unreachable"));
     check("1018", "aftersales_service", "post", (true, "term"));
@@ -93,7 +125,12 @@ fn rule_7_unreachable() {
 
 #[test]
 fn rule_8_do_not_call() {
-    check("1014", "aftersales_service", "phone", (false, "do_not_call"));
+    check(
+        "1014",
+        "aftersales_service",
+        "phone",
+        (false, "do_not_call"),
+    );
     check("1014", "aftersales_service", "sms", (true, "term"));
 }
 
@@ -116,7 +153,10 @@ fn rule_10_prospect_needs_consent() {
 #[test]
 fn rule_11_expired_on_the_day() {
     let expires = check("1003", "newsletter", "email", (false, "expired"));
-    assert_eq!(expires, AS_OF, "2025-05-22 + 18 months is the as-of date: expired");
+    assert_eq!(
+        expires, AS_OF,
+        "2025-05-22 + 18 months is the as-of date: expired"
+    );
     check("1003", "newsletter", "post", (true, "term"));
     check("1002", "aftersales_service", "post", (false, "expired"));
 }
@@ -126,7 +166,10 @@ fn rule_12_in_term() {
     let expires = check("1004", "newsletter", "email", (true, "term"));
     assert_eq!(expires, "2026-11-30");
     let expires = check("1022", "aftersales_service", "email", (true, "term"));
-    assert_eq!(expires, "2028-02-29", "the latest invoice 2024-02-29 + 48 months");
+    assert_eq!(
+        expires, "2028-02-29",
+        "the latest invoice 2024-02-29 + 48 months"
+    );
 }
 
 #[test]
@@ -139,7 +182,13 @@ fn prospects_have_five_cells_and_retention() {
         .collect()
         .unwrap();
     assert_eq!(p.height(), 5);
-    assert!(p.column("relation").unwrap().str().unwrap().iter().all(|r| r == Some("prospect")));
+    assert!(p
+        .column("relation")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .all(|r| r == Some("prospect")));
     all_prospect("1021", "retention_expired");
 }
 
@@ -164,7 +213,10 @@ fn retention_lists_erasures_and_expired_records() {
     assert!(rows.contains(&("1007".into(), "erasure_requested".into())));
     assert!(rows.contains(&("1011".into(), "retention_expired".into())));
     assert!(rows.contains(&("1021".into(), "retention_expired".into())));
-    assert!(!rows.iter().any(|(c, _)| c == "1012"), "an opt-in keeps 1012");
+    assert!(
+        !rows.iter().any(|(c, _)| c == "1012"),
+        "an opt-in keeps 1012"
+    );
 }
 
 #[test]
@@ -174,13 +226,24 @@ fn every_quarantine_reason_with_its_line() {
         let n = q
             .clone()
             .lazy()
-            .filter(col("table").eq(lit(table)).and(col("reason").eq(lit(reason))))
+            .filter(
+                col("table")
+                    .eq(lit(table))
+                    .and(col("reason").eq(lit(reason))),
+            )
             .collect()
             .unwrap()
             .height();
         assert!(n > 0, "no {reason} in {table}");
     };
-    for t in ["customers", "invoices", "vehicles", "preferences", "requests", "do_not_call"] {
+    for t in [
+        "customers",
+        "invoices",
+        "vehicles",
+        "preferences",
+        "requests",
+        "do_not_call",
+    ] {
         has(t, "missing_value");
         has(t, "bad_value");
     }
@@ -199,17 +262,28 @@ fn every_quarantine_reason_with_its_line() {
     let row = q
         .clone()
         .lazy()
-        .filter(col("table").eq(lit("customers")).and(col("line").eq(lit(line))))
+        .filter(
+            col("table")
+                .eq(lit("customers"))
+                .and(col("line").eq(lit(line))),
+        )
         .collect()
         .unwrap();
-    assert_eq!(row.column("reason").unwrap().str().unwrap().get(0), Some("future_date"));
+    assert_eq!(
+        row.column("reason").unwrap().str().unwrap().get(0),
+        Some("future_date")
+    );
     let record = row.column("record").unwrap().str().unwrap().get(0).unwrap();
     assert!(record.contains("\"customer_id\":\"2904\""), "{record}");
     // both rows of a differing key duplicate
     let dup = q
         .clone()
         .lazy()
-        .filter(col("table").eq(lit("customers")).and(col("reason").eq(lit("duplicate_key"))))
+        .filter(
+            col("table")
+                .eq(lit("customers"))
+                .and(col("reason").eq(lit("duplicate_key"))),
+        )
         .collect()
         .unwrap();
     assert_eq!(dup.height(), 2);
@@ -218,15 +292,26 @@ fn every_quarantine_reason_with_its_line() {
 #[test]
 fn manifest_counts_add_up() {
     let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(sample().run.join("manifest.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(sample().run.join("manifest.json")).unwrap())
+            .unwrap();
     for input in m["inputs"].as_array().unwrap() {
         let read = input["rows_read"].as_u64().unwrap();
         let valid = input["rows_valid"].as_u64().unwrap();
         let dups = input["exact_duplicates"].as_u64().unwrap();
-        let q: u64 = input["quarantined"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        let q: u64 = input["quarantined"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
         assert_eq!(read, valid + dups + q, "{}", input["table"]);
     }
-    let cells: u64 = m["cells"].as_array().unwrap().iter().map(|c| c["cells"].as_u64().unwrap()).sum();
+    let cells: u64 = m["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cells"].as_u64().unwrap())
+        .sum();
     assert_eq!(cells, m["outputs"]["eligibility"]["rows"].as_u64().unwrap());
     assert_eq!(cells as usize, sample().eligibility.height());
 }

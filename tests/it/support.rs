@@ -17,7 +17,9 @@ pub struct Workdir {
 
 impl Workdir {
     pub fn new() -> Workdir {
-        Workdir { dir: tempfile::tempdir().expect("temp dir") }
+        Workdir {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -92,16 +94,26 @@ pub fn stderr(o: &Output) -> String {
 
 /// A dataset of a run folder, read with hive partitioning, sorted by every column.
 pub fn dataset(run: &Path, name: &str) -> DataFrame {
-    let args = ScanArgsParquet { hive_options: HiveOptions::new_enabled(), ..Default::default() };
+    let args = ScanArgsParquet {
+        hive_options: HiveOptions::new_enabled(),
+        ..Default::default()
+    };
     let path = run.join(name);
     let lf = LazyFrame::scan_parquet(PlRefPath::new(path.to_str().unwrap()), args).expect("scan");
     let df = lf.collect().expect("read back");
     let cols: Vec<PlSmallStr> = df.get_column_names().into_iter().cloned().collect();
-    df.sort(cols, SortMultipleOptions::default().with_nulls_last(true)).unwrap()
+    df.sort(cols, SortMultipleOptions::default().with_nulls_last(true))
+        .unwrap()
 }
 
 /// One cell of an eligibility frame: (eligible, basis or reason, expires_on).
-pub fn cell(df: &DataFrame, dealer: &str, customer: &str, category: &str, channel: &str) -> (bool, String, String) {
+pub fn cell(
+    df: &DataFrame,
+    dealer: &str,
+    customer: &str,
+    category: &str,
+    channel: &str,
+) -> (bool, String, String) {
     let hit = df
         .clone()
         .lazy()
@@ -115,11 +127,32 @@ pub fn cell(df: &DataFrame, dealer: &str, customer: &str, category: &str, channe
         )
         .collect()
         .unwrap();
-    assert_eq!(hit.height(), 1, "one cell {dealer}/{customer}/{category}/{channel}");
-    let eligible = hit.column("eligible").unwrap().bool().unwrap().get(0).unwrap();
+    assert_eq!(
+        hit.height(),
+        1,
+        "one cell {dealer}/{customer}/{category}/{channel}"
+    );
+    let eligible = hit
+        .column("eligible")
+        .unwrap()
+        .bool()
+        .unwrap()
+        .get(0)
+        .unwrap();
     let outcome = if eligible { "basis" } else { "reason" };
-    let outcome = hit.column(outcome).unwrap().str().unwrap().get(0).unwrap().to_string();
-    let expires = hit.column("expires_on").unwrap().cast(&DataType::String).unwrap();
+    let outcome = hit
+        .column(outcome)
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    let expires = hit
+        .column("expires_on")
+        .unwrap()
+        .cast(&DataType::String)
+        .unwrap();
     let expires = expires.str().unwrap().get(0).unwrap().to_string();
     (eligible, outcome, expires)
 }
@@ -128,5 +161,8 @@ pub fn cell(df: &DataFrame, dealer: &str, customer: &str, category: &str, channe
 pub fn line_of(file: &Path, prefix: &str) -> i64 {
     let text = std::fs::read(file).unwrap();
     let text = String::from_utf8_lossy(&text);
-    text.split('\n').position(|l| l.starts_with(prefix)).expect("row in file") as i64 + 1
+    text.split('\n')
+        .position(|l| l.starts_with(prefix))
+        .expect("row in file") as i64
+        + 1
 }
