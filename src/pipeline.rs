@@ -228,7 +228,13 @@ fn toml_error(e: &toml::de::Error) -> String {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 fn resolve_csv(raw: &RawInput, problems: &mut Vec<String>) -> CsvOptions {
@@ -244,7 +250,7 @@ fn resolve_csv(raw: &RawInput, problems: &mut Vec<String>) -> CsvOptions {
     if let Some(e) = &raw.encoding {
         match encoding_rs::Encoding::for_label(e.as_bytes()) {
             Some(enc) if enc == encoding_rs::UTF_8 || enc == encoding_rs::WINDOWS_1252 => {
-                csv.encoding = enc
+                csv.encoding = enc;
             }
             _ => problems.push(format!(
                 "input.encoding: `{e}` is not supported; use \"utf-8\" or \"windows-1252\""

@@ -152,7 +152,7 @@ pub fn header(source: &Source, csv: &CsvOptions) -> Result<(Vec<String>, Vec<Opt
             let schema = ParquetReader::new(file)
                 .schema()
                 .map_err(|e| unreadable(&source.path, None, e.to_string()))?;
-            schema.iter_names().map(|n| n.to_string()).collect()
+            schema.iter_names().map(PlSmallStr::to_string).collect()
         }
     };
     let positions = positions(source, &header)?;
@@ -304,9 +304,7 @@ impl<R: Read> CsvRecords<R> {
             nend += nends;
             match res {
                 csv_core::ReadRecordResult::InputEmpty => {
-                    if self.eof {
-                        continue; // the core finishes the last record on empty input
-                    }
+                    // at the end of the file the core finishes the last record on empty input
                 }
                 csv_core::ReadRecordResult::OutputFull => {
                     let len = self.fields.len();
@@ -382,7 +380,7 @@ fn decode<'a>(
 
 fn read_csv(source: &Source, csv: &CsvOptions, progress: &Progress) -> Result<RawTable> {
     let file = open(&source.path)?;
-    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let total = file.metadata().map_or(0, |m| m.len());
     let bar = progress.bytes(&format!("reading {}", file_name(&source.path)), total);
     let mut rdr = CsvRecords::new(
         Hashing {
@@ -442,7 +440,7 @@ fn read_parquet(source: &Source, progress: &Progress) -> Result<RawTable> {
     let header: Vec<String> = df
         .get_column_names()
         .iter()
-        .map(|n| n.to_string())
+        .map(ToString::to_string)
         .collect();
     let positions = positions(source, &header)?;
     let mut columns = vec![Column::new(
@@ -500,7 +498,7 @@ pub(crate) fn raw_from_rows(table: Table, header: &[&str], rows: &[&[&str]]) -> 
         path: PathBuf::from(format!("{table}.csv")),
         format: Format::Csv,
     };
-    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let header: Vec<String> = header.iter().map(ToString::to_string).collect();
     let positions = positions(&source, &header).expect("test header has the required columns");
     let mut columns = vec![Column::new(
         "line".into(),

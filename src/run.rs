@@ -15,7 +15,7 @@ use crate::pipeline::Pipeline;
 use crate::progress::Progress;
 use crate::read::{self, file_name, Source};
 use crate::records::{self, Valid};
-use crate::schema::Table;
+use crate::schema::{Table, CATEGORIES, CHANNELS};
 use crate::validate::{self, Checked, Context, CustomerIndex};
 use crate::write;
 
@@ -260,12 +260,15 @@ fn absolute(p: &Path) -> String {
 impl Report {
     /// The short summary printed at the end of a run.
     pub fn summary(&self) -> String {
+        use std::fmt::Write;
         let m = &self.manifest;
-        let mut s = format!("as-of {}\n\n", m.as_of);
-        s.push_str(&format!(
-            "{:<14} {:>10} {:>10} {:>12}  quarantined by reason\n",
+        let mut s = String::new();
+        let _ = writeln!(s, "as-of {}\n", m.as_of);
+        let _ = writeln!(
+            s,
+            "{:<14} {:>10} {:>10} {:>12}  quarantined by reason",
             "table", "read", "valid", "quarantined"
-        ));
+        );
         for i in &m.inputs {
             let reasons: Vec<String> = i
                 .stats
@@ -273,24 +276,24 @@ impl Report {
                 .iter()
                 .map(|(k, v)| format!("{k} {v}"))
                 .collect();
-            s.push_str(&format!(
-                "{:<14} {:>10} {:>10} {:>12}  {}\n",
+            let _ = writeln!(
+                s,
+                "{:<14} {:>10} {:>10} {:>12}  {}",
                 i.table,
                 i.stats.rows_read,
                 i.stats.rows_valid,
                 i.stats.quarantined_total(),
                 reasons.join(", ")
-            ));
+            );
         }
-        s.push_str(&format!("\neligible cells {:<20}", "(of all)"));
-        let channels = ["email", "sms", "app", "post", "phone"];
-        for c in channels {
-            s.push_str(&format!(" {c:>16}"));
+        let _ = write!(s, "\n{:<35}", "eligible cells (of all)");
+        for c in CHANNELS {
+            let _ = write!(s, " {c:>16}");
         }
         s.push('\n');
-        for cat in crate::schema::CATEGORIES {
-            s.push_str(&format!("{cat:<35}"));
-            for ch in channels {
+        for cat in CATEGORIES {
+            let _ = write!(s, "{cat:<35}");
+            for ch in CHANNELS {
                 let of = |pred: &dyn Fn(&CellCount) -> bool| -> u64 {
                     m.cells
                         .iter()
@@ -298,12 +301,15 @@ impl Report {
                         .map(|c| c.cells)
                         .sum()
                 };
-                let cell = format!("{} of {}", of(&|c| c.eligible), of(&|_| true));
-                s.push_str(&format!(" {cell:>16}"));
+                let _ = write!(
+                    s,
+                    " {:>16}",
+                    format!("{} of {}", of(&|c| c.eligible), of(&|_| true))
+                );
             }
             s.push('\n');
         }
-        s.push_str(&format!("\noutput: {}\n", self.folder.display()));
+        let _ = writeln!(s, "\noutput: {}", self.folder.display());
         s
     }
 }

@@ -82,7 +82,11 @@ pub fn check(raw: &RawTable, ctx: &Context, customers: Option<&CustomerIndex>) -
     let rows_read = raw.df.height() as u64;
 
     // Exact duplicates first: the first copy keeps its line, the others are set aside.
-    let file_cols: Vec<String> = raw.file_columns().iter().map(|c| c.to_string()).collect();
+    let file_cols: Vec<String> = raw
+        .file_columns()
+        .iter()
+        .map(PlSmallStr::to_string)
+        .collect();
     let df = if file_cols.is_empty() {
         raw.df.clone()
     } else {
@@ -169,7 +173,7 @@ pub fn check(raw: &RawTable, ctx: &Context, customers: Option<&CustomerIndex>) -
     }
 
     let parsed = DataFrame::new(n, parsed)?;
-    let is_valid: BooleanChunked = reasons.iter().map(|r| r.is_none()).collect();
+    let is_valid: BooleanChunked = reasons.iter().map(Option::is_none).collect();
     let valid = parsed.filter(&is_valid)?;
     let quarantine = quarantine_frame(&dedup, &reasons)?;
 
@@ -423,7 +427,7 @@ fn quarantine_frame(raw: &RawTable, reasons: &[Option<Quarantine>]) -> Result<Da
                 .iter()
                 .zip(&cols)
                 .map(|(h, c)| {
-                    let v = c.get(r).map_or(serde_json::Value::Null, |v| v.into());
+                    let v = c.get(r).map_or(serde_json::Value::Null, Into::into);
                     format!("{}:{}", serde_json::Value::from(h.as_str()), v)
                 })
                 .collect();

@@ -4,7 +4,7 @@
 //! Pure functions on strings and dates; they never guess (a date in another format is a bad
 //! value) and never touch frames or files.
 
-use chrono::{Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use chrono::{Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use chrono_tz::Europe::Amsterdam;
 
 /// Whitespace removed around every value: Unicode White_Space plus the ASCII separators
@@ -119,19 +119,6 @@ impl DateFormat {
             return None; // there is no year 0000
         }
         NaiveDate::from_ymd_opt(y as i32, m, d)
-    }
-
-    pub fn format(&self, date: NaiveDate) -> String {
-        let mut out = String::with_capacity(self.width);
-        for part in &self.parts {
-            match *part {
-                Part::Lit(c) => out.push(c as char),
-                Part::Year => out.push_str(&format!("{:04}", date.year())),
-                Part::Month => out.push_str(&format!("{:02}", date.month())),
-                Part::Day => out.push_str(&format!("{:02}", date.day())),
-            }
-        }
-        out
     }
 }
 
@@ -303,7 +290,6 @@ mod tests {
         assert_eq!(iso.date("2024-02-29 "), None);
         assert_eq!(dmy.date("29-02-2024"), Some(d("2024-02-29")));
         assert_eq!(dmy.date("2024-02-29"), None);
-        assert_eq!(dmy.format(d("2024-02-09")), "09-02-2024");
         assert!(DateFormat::parse("DD-MM").is_err());
         assert!(DateFormat::parse("%d-%m-%Y").is_err());
         assert!(DateFormat::parse("YYYY/MM/DD").is_ok());

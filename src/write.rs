@@ -176,12 +176,13 @@ fn runs(col: &StringChunked) -> Vec<(String, usize, usize)> {
 /// A partition value as a folder name: letters, digits, `-`, `_` and `.` as they are, any
 /// other byte as `%XX` (Hive's escaping).
 pub fn escape(v: &str) -> String {
+    use std::fmt::Write;
     let mut out = String::with_capacity(v.len());
     for b in v.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     if out.starts_with('.') {
