@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::manifest::CellCount;
 use crate::pipeline::{Policy, Terms};
 use crate::records::Records;
-use crate::schema::{Channel, CATEGORIES};
+use crate::schema::{Channel, Relation, CATEGORIES};
 use crate::values::{add_months, epoch_days, from_epoch_days};
 
 /// Facts for all cells of one record, in the order of `CATEGORIES` x `Channel::ALL`.
@@ -136,24 +136,31 @@ pub fn eligibility(
         Ok(r.ids.column(col)?.take(&idx)?)
     };
     let n = cells.len();
-    let strs = |f: &dyn Fn(&Cell) -> Option<&'static str>, name: &str| -> Column {
-        cells
-            .iter()
-            .map(f)
-            .collect::<StringChunked>()
-            .with_name(name.into())
-            .into_column()
+    // Text columns are gathered from small dictionaries (a null index gives null), which
+    // copies 16-byte views instead of building strings.
+    let pick = |words: &[&str], name: &str, f: &dyn Fn(&Cell) -> Option<usize>| -> Result<Column> {
+        let dict = Column::new(name.into(), words);
+        let idx: IdxCa = cells.iter().map(|c| f(c).map(|i| i as IdxSize)).collect();
+        Ok(dict.take(&idx)?)
     };
-    let relation = |c: &Cell| Some(r.relation[c.rid as usize].name());
-    let category = |c: &Cell| Some(CATEGORIES[pairs[c.pair as usize].0]);
-    let channel = |c: &Cell| Some(pairs[c.pair as usize].1.name());
+    let relations = [Relation::Customer.name(), Relation::Prospect.name()];
+    let channels = Channel::ALL.map(Channel::name);
+    let bases = [Basis::Consent.code(), Basis::Term.code()];
+    let reasons = Reason::ALL.map(Reason::code);
+    let relation = |c: &Cell| {
+        Some(usize::from(
+            r.relation[c.rid as usize] == Relation::Prospect,
+        ))
+    };
+    let category = |c: &Cell| Some(pairs[c.pair as usize].0);
+    let channel = |c: &Cell| Some(pairs[c.pair as usize].1 as usize);
     let basis = |c: &Cell| match c.decision {
-        Decision::Eligible(b) => Some(Basis::code(b)),
+        Decision::Eligible(b) => Some(usize::from(b == Basis::Term)),
         Decision::NotEligible(_) => None,
     };
     let reason = |c: &Cell| match c.decision {
         Decision::Eligible(_) => None,
-        Decision::NotEligible(x) => Some(Reason::code(x)),
+        Decision::NotEligible(x) => Reason::ALL.iter().position(|y| *y == x),
     };
     let dates = |v: Vec<i32>, name: &str| {
         Int32Chunked::from_vec(name.into(), v)
@@ -164,9 +171,9 @@ pub fn eligibility(
         take("dealer_id")?,
         take("customer_id")?,
         take("source")?,
-        strs(&relation, "relation"),
-        strs(&category, "category"),
-        strs(&channel, "channel"),
+        pick(&relations, "relation", &relation)?,
+        pick(&CATEGORIES, "category", &category)?,
+        pick(&channels, "channel", &channel)?,
         dates(
             cells.iter().map(|c| r.anchor[c.rid as usize]).collect(),
             "anchor_date",
@@ -178,8 +185,8 @@ pub fn eligibility(
             .collect::<BooleanChunked>()
             .with_name("eligible".into())
             .into_column(),
-        strs(&basis, "basis"),
-        strs(&reason, "reason"),
+        pick(&bases, "basis", &basis)?,
+        pick(&reasons, "reason", &reason)?,
     ];
     Ok((DataFrame::new(n, columns)?, count(&cells, &pairs)))
 }

@@ -70,7 +70,20 @@ pub struct Phone {
 }
 
 /// The number `raw` spells, when libphonenumber finds it valid.
+///
+/// Dutch numbers in the usual spellings take a fast path that reads the national significant
+/// number and judges it against libphonenumber's own NL patterns; everything else (foreign
+/// numbers, extensions, letters, numbers the fast path finds invalid) goes to the
+/// `phonenumber` crate, whose parser is exact but slow and serialised by a shared lock.
 pub fn phone(raw: &str) -> Option<Phone> {
+    if let Some(nsn) = dutch_nsn(raw) {
+        if let Some(mobile) = NL.judge(&nsn) {
+            return Some(Phone {
+                e164: format!("+31{nsn}"),
+                mobile,
+            });
+        }
+    }
     let n = phonenumber::parse(Some(phonenumber::country::NL), raw).ok()?;
     if !n.is_valid() {
         return None;
@@ -80,6 +93,94 @@ pub fn phone(raw: &str) -> Option<Phone> {
         e164: n.format().mode(Mode::E164).to_string(),
         mobile: matches!(kind, Type::Mobile | Type::FixedLineOrMobile),
     })
+}
+
+/// The nine-digit national significant number of `0612345678`, `06-12345678`,
+/// `+31 6 1234 5678`, `0031 6 ...` or `+31 (0)6 ...` (spaces, `-`, `.`, `/`, brackets).
+fn dutch_nsn(raw: &str) -> Option<String> {
+    let digits: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '/' | '(' | ')'))
+        .collect();
+    let nsn = ["+310", "00310", "+31", "0031", "0"]
+        .iter()
+        .find_map(|p| digits.strip_prefix(p))?;
+    let b = nsn.as_bytes();
+    (b.len() == 9 && b[0] != b'0' && b.iter().all(u8::is_ascii_digit)).then(|| nsn.to_string())
+}
+
+/// libphonenumber's NL number types, as full-match regexes of the crate's metadata.
+struct NlPatterns {
+    /// (possible lengths, pattern) of the general description
+    general: (Vec<u16>, regex::Regex),
+    /// in libphonenumber's order of checking; `true` for mobile types
+    types: Vec<(Type, Vec<u16>, regex::Regex)>,
+}
+
+static NL: std::sync::LazyLock<NlPatterns> = std::sync::LazyLock::new(|| {
+    let meta = phonenumber::metadata::DATABASE
+        .by_id("NL")
+        .expect("libphonenumber metadata has NL");
+    let compile = |d: &phonenumber::metadata::Descriptor| {
+        // the metadata's patterns are laid out over several lines, as the crate reads them
+        let re = regex::RegexBuilder::new(&format!("^(?:{})$", d.national_number().as_str()))
+            .ignore_whitespace(true)
+            .build()
+            .expect("libphonenumber patterns compile");
+        (d.possible_length().to_vec(), re)
+    };
+    let order = [
+        Type::PremiumRate,
+        Type::TollFree,
+        Type::SharedCost,
+        Type::Voip,
+        Type::PersonalNumber,
+        Type::Pager,
+        Type::Uan,
+        Type::Voicemail,
+        Type::FixedLine,
+        Type::Mobile,
+    ];
+    NlPatterns {
+        general: compile(meta.descriptors().general()),
+        types: order
+            .into_iter()
+            .filter_map(|t| {
+                meta.descriptors().get(t).map(|d| {
+                    let (len, re) = compile(d);
+                    (t, len, re)
+                })
+            })
+            .collect(),
+    }
+});
+
+impl NlPatterns {
+    /// `Some(is_mobile)` when `nsn` is a valid NL number, `None` when the fast path cannot
+    /// tell (the caller then asks the full parser).
+    fn judge(&self, nsn: &str) -> Option<bool> {
+        let fits = |len: &[u16], re: &regex::Regex| {
+            (len.is_empty() || len.contains(&(nsn.len() as u16))) && re.is_match(nsn)
+        };
+        if !fits(&self.general.0, &self.general.1) {
+            return None;
+        }
+        let is = |t: Type| {
+            self.types
+                .iter()
+                .any(|(k, len, re)| *k == t && fits(len, re))
+        };
+        let kind = self
+            .types
+            .iter()
+            .find(|(_, len, re)| fits(len, re))
+            .map(|(t, _, _)| *t)?;
+        Some(match kind {
+            Type::FixedLine => is(Type::Mobile),
+            Type::Mobile => true,
+            _ => false,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -160,8 +261,36 @@ mod tests {
             phone("010-1234567").map(|p| (p.e164, p.mobile)),
             Some(("+31101234567".into(), false))
         );
-        for bad in ["geen", "06-1234", "0000000000", "12345", "-"] {
+        for bad in ["geen", "06-1234", "0000000000", "12345", "-", "0690247149"] {
             assert_eq!(phone(bad), None, "{bad}");
         }
+    }
+
+    /// The fast path agrees with the full parser on every nine-digit number it accepts.
+    #[test]
+    fn fast_path_agrees_with_the_parser() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut hits = 0;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let nsn = format!("{}", 100_000_000 + x % 900_000_000);
+            let fast = NL.judge(&nsn);
+            let full = phonenumber::parse(Some(phonenumber::country::NL), format!("0{nsn}"))
+                .ok()
+                .filter(phonenumber::PhoneNumber::is_valid)
+                .map(|n| {
+                    matches!(
+                        n.number_type(&phonenumber::metadata::DATABASE),
+                        Type::Mobile | Type::FixedLineOrMobile
+                    )
+                });
+            if fast.is_some() {
+                assert_eq!(fast, full, "0{nsn}");
+                hits += 1;
+            }
+        }
+        assert!(hits > 1000, "the fast path judges most numbers ({hits})");
     }
 }

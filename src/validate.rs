@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::contact;
@@ -82,17 +83,7 @@ pub fn check(raw: &RawTable, ctx: &Context, customers: Option<&CustomerIndex>) -
     let rows_read = raw.df.height() as u64;
 
     // Exact duplicates first: the first copy keeps its line, the others are set aside.
-    let file_cols: Vec<String> = raw
-        .file_columns()
-        .iter()
-        .map(PlSmallStr::to_string)
-        .collect();
-    let df = if file_cols.is_empty() {
-        raw.df.clone()
-    } else {
-        raw.df
-            .unique_stable(Some(&file_cols), UniqueKeepStrategy::First, None)?
-    };
+    let df = drop_exact_duplicates(raw)?;
     let exact_duplicates = rows_read - df.height() as u64;
     let dedup = RawTable {
         source: raw.source.clone(),
@@ -104,21 +95,34 @@ pub fn check(raw: &RawTable, ctx: &Context, customers: Option<&CustomerIndex>) -
     };
     let n = dedup.df.height();
 
-    // missing_value, bad_value, future_date: per column, the earliest reason wins.
-    let mut reasons: Vec<Option<Quarantine>> = vec![None; n];
-    let mut parsed = vec![dedup.df.column("line")?.clone()];
-    for spec in table.columns() {
-        let col = dedup.column(spec.name);
-        let dated = table.dated_by() == Some(spec.name);
-        if let (true, Some(col)) = (spec.required, col) {
-            for (r, missing) in reasons.iter_mut().zip(col.is_null().iter()) {
-                if missing == Some(true) {
-                    flag(r, Quarantine::MissingValue);
+    // missing_value, bad_value, future_date: columns in parallel, the earliest reason wins.
+    let per_column: Vec<(Column, Vec<Option<Quarantine>>)> = table
+        .columns()
+        .par_iter()
+        .map(|spec| {
+            let col = dedup.column(spec.name);
+            let mut flags: Vec<Option<Quarantine>> = vec![None; n];
+            if let (true, Some(col)) = (spec.required, col) {
+                for (r, missing) in flags.iter_mut().zip(col.is_null().iter()) {
+                    if missing == Some(true) {
+                        *r = Some(Quarantine::MissingValue);
+                    }
                 }
             }
+            let dated = table.dated_by() == Some(spec.name);
+            let out = parse_column(col, spec.kind, n, ctx, dated, &mut flags)?;
+            Ok((out.with_name(spec.name.into()), flags))
+        })
+        .collect::<Result<_>>()?;
+    let mut reasons: Vec<Option<Quarantine>> = vec![None; n];
+    let mut parsed = vec![dedup.df.column("line")?.clone()];
+    for (col, flags) in per_column {
+        for (r, f) in reasons.iter_mut().zip(flags) {
+            if let Some(q) = f {
+                flag(r, q);
+            }
         }
-        let out = parse_column(col, spec.kind, n, ctx, dated, &mut reasons)?;
-        parsed.push(out.with_name(spec.name.into()));
+        parsed.push(col);
     }
 
     // unknown_customer: the record named must be among the valid customers.
@@ -192,6 +196,44 @@ pub fn check(raw: &RawTable, ctx: &Context, customers: Option<&CustomerIndex>) -
         quarantine,
         stats,
     })
+}
+
+/// The table without rows equal in every file column to an earlier row. Equal rows share
+/// their key, so in a keyed table only the rows whose key repeats are compared whole.
+fn drop_exact_duplicates(raw: &RawTable) -> Result<DataFrame> {
+    let all: Vec<String> = raw
+        .file_columns()
+        .iter()
+        .map(PlSmallStr::to_string)
+        .collect();
+    let key: Vec<Column> = raw
+        .source
+        .table
+        .key()
+        .iter()
+        .filter_map(|k| raw.column(k).cloned())
+        .collect();
+    if key.is_empty() {
+        return Ok(raw
+            .df
+            .unique_stable(Some(&all), UniqueKeepStrategy::First, None)?);
+    }
+    let repeated = DataFrame::new(raw.df.height(), key)?.is_duplicated()?;
+    if !repeated.any() {
+        return Ok(raw.df.clone());
+    }
+    let candidates = raw.df.filter(&repeated)?;
+    let kept = candidates.unique_stable(Some(&all), UniqueKeepStrategy::First, None)?;
+    if kept.height() == candidates.height() {
+        return Ok(raw.df.clone());
+    }
+    let kept: PlHashSet<i64> = kept.column("line")?.i64()?.iter().flatten().collect();
+    let keep: BooleanChunked = repeated
+        .iter()
+        .zip(raw.lines().iter())
+        .map(|(rep, line)| rep != Some(true) || line.is_some_and(|l| kept.contains(&l)))
+        .collect();
+    Ok(raw.df.filter(&keep)?)
 }
 
 fn flag(r: &mut Option<Quarantine>, q: Quarantine) {
