@@ -145,7 +145,7 @@ pub fn eligibility(
     };
     let relations = [Relation::Customer.name(), Relation::Prospect.name()];
     let channels = Channel::ALL.map(Channel::name);
-    let bases = [Basis::Consent.code(), Basis::Term.code()];
+    let basis_words = [Basis::Consent.code(), Basis::Term.code()];
     let reasons = Reason::ALL.map(Reason::code);
     let relation = |c: &Cell| {
         Some(usize::from(
@@ -185,7 +185,7 @@ pub fn eligibility(
             .collect::<BooleanChunked>()
             .with_name("eligible".into())
             .into_column(),
-        pick(&bases, "basis", &basis)?,
+        pick(&basis_words, "basis", &basis)?,
         pick(&reasons, "reason", &reason)?,
     ];
     Ok((DataFrame::new(n, columns)?, count(&cells, &pairs)))
