@@ -4,6 +4,9 @@ use clap::Parser;
 use eligibility::cli::{self, Cli};
 use eligibility::Exit;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
