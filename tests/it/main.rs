@@ -3,4 +3,5 @@
 mod cli;
 mod outputs;
 mod rules;
+mod snapshots_text;
 mod support;
