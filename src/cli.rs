@@ -43,6 +43,25 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Generate a realistic extract of any size (deterministic for the same arguments).
+    Generate {
+        /// Customer records to generate.
+        #[arg(long)]
+        customers: u64,
+        /// Dealers (default: one per 5,000 customer records), sizes skewed.
+        #[arg(long)]
+        dealers: Option<u64>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, value_enum, default_value_t = GenFormat::Csv)]
+        format: GenFormat,
+        /// The date the data is made for: nothing valid is dated after it.
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<NaiveDate>,
+        /// The folder to write the extract to.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Check the pipeline file and the extract's headers; report every problem, write nothing.
     Validate {
         #[arg(long, default_value = DEFAULT_PIPELINE)]
@@ -51,6 +70,12 @@ pub enum Command {
         #[arg(long)]
         input: Option<PathBuf>,
     },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum GenFormat {
+    Csv,
+    Parquet,
 }
 
 fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
@@ -76,6 +101,28 @@ pub fn main(cli: Cli) -> Result<Exit> {
             )?;
             let report = run::run(&job, &progress)?;
             print!("{}", report.summary());
+            Ok(Exit::Ok)
+        }
+        Command::Generate {
+            customers,
+            dealers,
+            seed,
+            format,
+            as_of,
+            out,
+        } => {
+            let spec = crate::generate::Spec {
+                customers,
+                dealers,
+                seed,
+                parquet: matches!(format, GenFormat::Parquet),
+                as_of: as_of.unwrap_or_else(run::today),
+                out: out.clone(),
+            };
+            for (table, rows) in crate::generate::generate(&spec, &Progress::new(false))? {
+                println!("{table:<12} {rows:>12} rows");
+            }
+            println!("extract: {}", out.display());
             Ok(Exit::Ok)
         }
         Command::Validate { pipeline, input } => {

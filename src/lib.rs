@@ -10,6 +10,7 @@ pub mod cli;
 pub mod contact;
 pub mod decide;
 pub mod error;
+pub mod generate;
 pub mod manifest;
 pub mod pipeline;
 pub mod progress;
