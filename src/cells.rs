@@ -91,6 +91,20 @@ pub fn sorted_records(r: &Records) -> Vec<u32> {
     order
 }
 
+/// The dealers of `order` (sorted by dealer) with the range of `order` each holds.
+pub fn dealer_runs(r: &Records, order: &[u32]) -> Vec<(String, std::ops::Range<usize>)> {
+    let dealers = r.dealer_ids();
+    let mut runs: Vec<(String, std::ops::Range<usize>)> = Vec::new();
+    for (i, &rid) in order.iter().enumerate() {
+        let d = dealers.get(rid as usize).unwrap_or_default();
+        match runs.last_mut() {
+            Some((last, range)) if last == d => range.end = i + 1,
+            _ => runs.push((d.to_string(), i..i + 1)),
+        }
+    }
+    runs
+}
+
 /// The eligibility frame: dealer_id, customer_id, source, relation, category, channel,
 /// anchor_date, expires_on, eligible, basis, reason; sorted.
 pub fn eligibility(

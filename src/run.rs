@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::cells;
 use crate::error::{Error, Result};
@@ -175,30 +176,42 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     progress.step(format!("joined {} customer records", recs.len()));
     lap("join");
 
+    // Decide and write one dealer at a time (two at once on two cores): the cells of the
+    // largest dealer are the most that is held in memory.
     let policy = &job.pipeline.policy;
-    let order = cells::sorted_records(&recs);
-    let (eligibility, counts) = cells::eligibility(&recs, &order, policy, job.as_of)?;
-    let retention = cells::retention(&recs, &order, policy, job.as_of)?;
-    progress.step(format!("decided {} cells", eligibility.height()));
-    lap("decide");
-
     let dir = write::RunDir::begin(&job.out, job.as_of)?;
+    let order = cells::sorted_records(&recs);
+    let per_dealer: Vec<(u64, u64, Vec<CellCount>)> = cells::dealer_runs(&recs, &order)
+        .into_par_iter()
+        .map(|(dealer, range)| {
+            let (df, counts) = cells::eligibility(&recs, &order[range], policy, job.as_of)?;
+            let mut df = df.drop("dealer_id")?;
+            let bytes = dir.part("eligibility", Some(("dealer_id", &dealer)), &mut df, false)?;
+            Ok((df.height() as u64, bytes, counts))
+        })
+        .collect::<Result<_>>()?;
     let mut outputs = BTreeMap::new();
     outputs.insert(
         "eligibility",
-        dir.dataset("eligibility", &eligibility, Some("dealer_id"), false)?,
+        write::Written {
+            path: "eligibility".into(),
+            rows: per_dealer.iter().map(|p| p.0).sum(),
+            files: per_dealer.len() as u64,
+            bytes: per_dealer.iter().map(|p| p.1).sum(),
+        },
     );
-    drop(eligibility);
+    let counts = merge_counts(per_dealer.into_iter().flat_map(|p| p.2));
+    progress.step(format!(
+        "decided and wrote {} cells",
+        outputs["eligibility"].rows
+    ));
+    lap("decide_write");
     fail_point("eligibility_written");
+
+    let retention = cells::retention(&recs, &order, policy, job.as_of)?;
     let quarantine = quarantine(checked.values().map(|(c, _)| &c.quarantine))?;
-    outputs.insert(
-        "quarantine",
-        dir.dataset("quarantine", &quarantine, None, true)?,
-    );
-    outputs.insert(
-        "retention",
-        dir.dataset("retention", &retention, None, false)?,
-    );
+    outputs.insert("quarantine", dir.dataset("quarantine", &quarantine, true)?);
+    outputs.insert("retention", dir.dataset("retention", &retention, false)?);
     lap("write");
 
     let inputs = checked.into_values().map(|(_, input)| input).collect();
@@ -223,6 +236,26 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     let folder = dir.publish(&manifest)?;
     progress.step(format!("published {}", folder.display()));
     Ok(Report { folder, manifest })
+}
+
+/// Cell counts of several dealers added up per category x channel x outcome.
+fn merge_counts(counts: impl Iterator<Item = CellCount>) -> Vec<CellCount> {
+    let mut all: BTreeMap<(&'static str, &'static str, bool, &'static str), u64> = BTreeMap::new();
+    for c in counts {
+        *all.entry((c.category, c.channel, c.eligible, c.outcome))
+            .or_insert(0) += c.cells;
+    }
+    all.into_iter()
+        .map(
+            |((category, channel, eligible, outcome), cells)| CellCount {
+                category,
+                channel,
+                eligible,
+                outcome,
+                cells,
+            },
+        )
+        .collect()
 }
 
 /// All tables' quarantined rows, sorted by table and line.

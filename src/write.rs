@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use polars::prelude::*;
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -60,38 +59,32 @@ impl RunDir {
         })
     }
 
-    /// Writes `df` as one dataset folder, one file per value of `partition` (the key lives in
-    /// the folder name only), or one file when `partition` is `None`. `df` must be sorted by
-    /// the partition column.
-    pub fn dataset(
+    /// Writes one file of dataset `name`: `<name>/part-0.parquet`, or for a partition
+    /// `<name>/<key>=<value>/part-0.parquet` (the key lives in the folder name only: `df`
+    /// must not hold it). Returns the bytes written.
+    pub fn part(
         &self,
         name: &str,
-        df: &DataFrame,
-        partition: Option<&str>,
+        partition: Option<(&str, &str)>,
+        df: &mut DataFrame,
         private: bool,
-    ) -> Result<Written> {
-        let dir = self.tmp.join(name);
-        fs::create_dir(&dir).map_err(|e| out_err(&dir, e))?;
-        let parts: Vec<(PathBuf, DataFrame)> = match partition {
-            None => vec![(dir.join("part-0.parquet"), df.clone())],
-            Some(key) => runs(df.column(key)?.str()?)
-                .into_iter()
-                .map(|(value, offset, len)| {
-                    let folder = dir.join(format!("{key}={}", escape(&value)));
-                    let part = df.slice(offset as i64, len).drop(key)?;
-                    Ok((folder.join("part-0.parquet"), part))
-                })
-                .collect::<Result<_>>()?,
-        };
-        let bytes: Vec<u64> = parts
-            .into_par_iter()
-            .map(|(path, mut part)| write_parquet(&path, &mut part, private))
-            .collect::<Result<_>>()?;
+    ) -> Result<u64> {
+        let mut dir = self.tmp.join(name);
+        if let Some((key, value)) = partition {
+            dir = dir.join(format!("{key}={}", escape(value)));
+        }
+        fs::create_dir_all(&dir).map_err(|e| out_err(&dir, e))?;
+        write_parquet(&dir.join("part-0.parquet"), df, private)
+    }
+
+    /// Writes a dataset of one file.
+    pub fn dataset(&self, name: &str, df: &DataFrame, private: bool) -> Result<Written> {
+        let bytes = self.part(name, None, &mut df.clone(), private)?;
         Ok(Written {
             path: name.to_string(),
             rows: df.height() as u64,
-            files: bytes.len() as u64,
-            bytes: bytes.iter().sum(),
+            files: 1,
+            bytes,
         })
     }
 
@@ -160,19 +153,6 @@ fn clear_leftovers(root: &Path) {
     }
 }
 
-/// Runs of equal values in a sorted column: (value, offset, length).
-fn runs(col: &StringChunked) -> Vec<(String, usize, usize)> {
-    let mut out: Vec<(String, usize, usize)> = Vec::new();
-    for (i, v) in col.iter().enumerate() {
-        let v = v.unwrap_or("");
-        match out.last_mut() {
-            Some(last) if last.0 == v => last.2 += 1,
-            _ => out.push((v.to_string(), i, 1)),
-        }
-    }
-    out
-}
-
 /// A partition value as a folder name: letters, digits, `-`, `_` and `.` as they are, any
 /// other byte as `%XX` (Hive's escaping).
 pub fn escape(v: &str) -> String {
@@ -192,9 +172,6 @@ pub fn escape(v: &str) -> String {
 }
 
 fn write_parquet(path: &Path, df: &mut DataFrame, private: bool) -> Result<u64> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|e| out_err(dir, e))?;
-    }
     let file = create(path, private)?;
     let bytes = ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(None))
