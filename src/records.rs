@@ -13,7 +13,7 @@ use crate::contact;
 use crate::decide::Preference;
 use crate::error::Result;
 use crate::pipeline::Terms;
-use crate::schema::{Channel, Relation, CATEGORIES};
+use crate::schema::{Channel, Relation, Table, CATEGORIES};
 use crate::values::{add_months, from_epoch_days};
 
 /// A preference row competing for a cell: the latest `recorded_at` wins, `opt_out` on a tie.
@@ -118,6 +118,25 @@ impl Records {
             .column("customer_id")
             .and_then(|c| c.str())
             .expect("records have customer_id")
+    }
+}
+
+/// The columns of each validated table that `build` reads (`None`: all of them).
+pub fn columns_used(table: Table) -> Option<&'static [&'static str]> {
+    match table {
+        Table::Customers => None,
+        Table::Invoices => Some(&["line", "rid", "invoice_date"]),
+        Table::Vehicles => Some(&["line"]),
+        Table::Preferences => Some(&[
+            "line",
+            "rid",
+            "category",
+            "channel",
+            "status",
+            "recorded_at",
+        ]),
+        Table::Requests => Some(&["line", "rid", "kind"]),
+        Table::DoNotCall => Some(&["line", "phone"]),
     }
 }
 

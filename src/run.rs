@@ -140,7 +140,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     let mut index = CustomerIndex::default();
     for s in &sources {
         let raw = read::read(s, csv, progress)?;
-        let c = validate::check(&raw, &ctx, Some(&index))?;
+        let c = validate::check(&raw, &ctx, Some(&index), records::columns_used(s.table))?;
         if s.table == Table::Customers {
             index = CustomerIndex::new(&c.valid)?;
         }

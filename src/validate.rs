@@ -77,8 +77,14 @@ pub struct Checked {
     pub stats: TableStats,
 }
 
-/// Validates `raw`; `customers` must be given for every table that names a customer.
-pub fn check(raw: &RawTable, ctx: &Context, customers: Option<&CustomerIndex>) -> Result<Checked> {
+/// Validates `raw`; `customers` must be given for every table that names a customer. The
+/// valid rows keep the columns `keep` names (all when `None`).
+pub fn check(
+    raw: &RawTable,
+    ctx: &Context,
+    customers: Option<&CustomerIndex>,
+    keep: Option<&[&str]>,
+) -> Result<Checked> {
     let table = raw.source.table;
     let rows_read = raw.df.height() as u64;
 
@@ -176,7 +182,10 @@ pub fn check(raw: &RawTable, ctx: &Context, customers: Option<&CustomerIndex>) -
         }
     }
 
-    let parsed = DataFrame::new(n, parsed)?;
+    let mut parsed = DataFrame::new(n, parsed)?;
+    if let Some(keep) = keep {
+        parsed = parsed.select(keep.iter().copied())?;
+    }
     let is_valid: BooleanChunked = reasons.iter().map(Option::is_none).collect();
     let valid = parsed.filter(&is_valid)?;
     let quarantine = quarantine_frame(&dedup, &reasons)?;
@@ -507,7 +516,7 @@ pub(crate) fn check_rows(
         date_format: &fmt,
     };
     let raw = crate::read::raw_from_rows(table, header, rows);
-    check(&raw, &ctx, customers).unwrap()
+    check(&raw, &ctx, customers, None).unwrap()
 }
 
 #[cfg(test)]
