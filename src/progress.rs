@@ -18,11 +18,15 @@ impl Progress {
         }
     }
 
-    /// Prints one line about a finished step.
+    /// Prints one line about a finished step, with the time since the start and the
+    /// memory in use (Linux).
     pub fn step(&self, msg: impl AsRef<str>) {
         if !self.quiet {
+            let mem = resident_mib()
+                .map(|m| format!(" {m:>6} MiB"))
+                .unwrap_or_default();
             eprintln!(
-                "[{:>7.1}s] {}",
+                "[{:>7.1}s{mem}] {}",
                 self.start.elapsed().as_secs_f64(),
                 msg.as_ref()
             );
@@ -47,4 +51,17 @@ impl Progress {
     pub fn elapsed(&self) -> f64 {
         self.start.elapsed().as_secs_f64()
     }
+}
+
+/// Resident memory of this process in MiB, where /proc tells it.
+fn resident_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024)
 }

@@ -88,25 +88,18 @@ pub fn check(
     let table = raw.source.table;
     let rows_read = raw.df.height() as u64;
 
-    // Exact duplicates first: the first copy keeps its line, the others are set aside.
-    let df = drop_exact_duplicates(raw)?;
-    let exact_duplicates = rows_read - df.height() as u64;
-    let dedup = RawTable {
-        source: raw.source.clone(),
-        header: raw.header.clone(),
-        df,
-        positions: raw.positions.clone(),
-        sha256: String::new(),
-        bytes: 0,
-    };
-    let n = dedup.df.height();
+    // Exact duplicates first: the first copy keeps its line, the others are set aside (and
+    // take no part in any check below).
+    let set_aside = exact_duplicates(raw)?;
+    let exact_duplicates = set_aside.iter().filter(|d| **d).count() as u64;
+    let n = raw.df.height();
 
     // missing_value, bad_value, future_date: columns in parallel, the earliest reason wins.
     let per_column: Vec<(Column, Vec<Option<Quarantine>>)> = table
         .columns()
         .par_iter()
         .map(|spec| {
-            let col = dedup.column(spec.name);
+            let col = raw.column(spec.name);
             let mut flags: Vec<Option<Quarantine>> = vec![None; n];
             if let (true, Some(col)) = (spec.required, col) {
                 for (r, missing) in flags.iter_mut().zip(col.is_null().iter()) {
@@ -121,7 +114,7 @@ pub fn check(
         })
         .collect::<Result<_>>()?;
     let mut reasons: Vec<Option<Quarantine>> = vec![None; n];
-    let mut parsed = vec![dedup.df.column("line")?.clone()];
+    let mut parsed = vec![raw.df.column("line")?.clone()];
     for (col, flags) in per_column {
         for (r, f) in reasons.iter_mut().zip(flags) {
             if let Some(q) = f {
@@ -160,7 +153,7 @@ pub fn check(
     let key = table.key();
     if !key.is_empty() {
         let ok: Vec<IdxSize> = (0..n as IdxSize)
-            .filter(|&i| reasons[i as usize].is_none())
+            .filter(|&i| reasons[i as usize].is_none() && !set_aside[i as usize])
             .collect();
         let ok = IdxCa::from_vec("i".into(), ok);
         let keys = DataFrame::new_infer_height(
@@ -186,9 +179,18 @@ pub fn check(
     if let Some(keep) = keep {
         parsed = parsed.select(keep.iter().copied())?;
     }
-    let is_valid: BooleanChunked = reasons.iter().map(Option::is_none).collect();
+    for (r, aside) in reasons.iter_mut().zip(&set_aside) {
+        if *aside {
+            *r = None;
+        }
+    }
+    let is_valid: BooleanChunked = reasons
+        .iter()
+        .zip(&set_aside)
+        .map(|(r, aside)| r.is_none() && !aside)
+        .collect();
     let valid = parsed.filter(&is_valid)?;
-    let quarantine = quarantine_frame(&dedup, &reasons)?;
+    let quarantine = quarantine_frame(raw, &reasons)?;
 
     let mut quarantined = BTreeMap::new();
     for r in reasons.iter().flatten() {
@@ -207,9 +209,9 @@ pub fn check(
     })
 }
 
-/// The table without rows equal in every file column to an earlier row. Equal rows share
-/// their key, so in a keyed table only the rows whose key repeats are compared whole.
-fn drop_exact_duplicates(raw: &RawTable) -> Result<DataFrame> {
+/// Which rows equal an earlier row in every file column. Equal rows share their key, so in
+/// a keyed table only the rows whose key repeats are compared whole.
+fn exact_duplicates(raw: &RawTable) -> Result<Vec<bool>> {
     let all: Vec<String> = raw
         .file_columns()
         .iter()
@@ -222,27 +224,24 @@ fn drop_exact_duplicates(raw: &RawTable) -> Result<DataFrame> {
         .iter()
         .filter_map(|k| raw.column(k).cloned())
         .collect();
-    if key.is_empty() {
-        return Ok(raw
-            .df
-            .unique_stable(Some(&all), UniqueKeepStrategy::First, None)?);
+    let candidates = if key.is_empty() {
+        BooleanChunked::full("".into(), true, raw.df.height())
+    } else {
+        DataFrame::new(raw.df.height(), key)?.is_duplicated()?
+    };
+    if !candidates.any() {
+        return Ok(vec![false; raw.df.height()]);
     }
-    let repeated = DataFrame::new(raw.df.height(), key)?.is_duplicated()?;
-    if !repeated.any() {
-        return Ok(raw.df.clone());
-    }
-    let candidates = raw.df.filter(&repeated)?;
-    let kept = candidates.unique_stable(Some(&all), UniqueKeepStrategy::First, None)?;
-    if kept.height() == candidates.height() {
-        return Ok(raw.df.clone());
-    }
-    let kept: PlHashSet<i64> = kept.column("line")?.i64()?.iter().flatten().collect();
-    let keep: BooleanChunked = repeated
+    let first =
+        raw.df
+            .filter(&candidates)?
+            .unique_stable(Some(&all), UniqueKeepStrategy::First, None)?;
+    let first: PlHashSet<i64> = first.column("line")?.i64()?.iter().flatten().collect();
+    Ok(candidates
         .iter()
         .zip(raw.lines().iter())
-        .map(|(rep, line)| rep != Some(true) || line.is_some_and(|l| kept.contains(&l)))
-        .collect();
-    Ok(raw.df.filter(&keep)?)
+        .map(|(c, line)| c == Some(true) && !line.is_some_and(|l| first.contains(&l)))
+        .collect())
 }
 
 fn flag(r: &mut Option<Quarantine>, q: Quarantine) {
