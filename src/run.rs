@@ -234,6 +234,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     };
     fail_point("before_publish");
     let folder = dir.publish(&manifest)?;
+    let folder = folder.canonicalize().unwrap_or(folder);
     progress.step(format!("published {}", folder.display()));
     Ok(Report { folder, manifest })
 }
