@@ -49,11 +49,12 @@ pub enum Error {
     #[error("{}: required table `{table}` not found (expected {table}.csv or {table}.parquet)", dir.display())]
     MissingTable { dir: PathBuf, table: &'static str },
 
-    #[error("{}: missing required column `{column}` ({table}); columns are: {}", path.display(), columns.join(", "))]
+    #[error("{}: missing required column {} ({table}); columns are: {}", path.display(),
+        missing.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "), columns.join(", "))]
     MissingColumn {
         path: PathBuf,
         table: &'static str,
-        column: &'static str,
+        missing: Vec<&'static str>,
         columns: Vec<String>,
     },
 

@@ -170,15 +170,20 @@ fn positions(source: &Source, header: &[String]) -> Result<Vec<Option<usize>>> {
         .iter()
         .map(|c| lower.iter().position(|h| h == c.name))
         .collect();
-    for (c, p) in table.columns().iter().zip(&positions) {
-        if c.required && p.is_none() {
-            return Err(Error::MissingColumn {
-                path: source.path.clone(),
-                table: table.name(),
-                column: c.name,
-                columns: header.to_vec(),
-            });
-        }
+    let missing: Vec<&'static str> = table
+        .columns()
+        .iter()
+        .zip(&positions)
+        .filter(|(c, p)| c.required && p.is_none())
+        .map(|(c, _)| c.name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::MissingColumn {
+            path: source.path.clone(),
+            table: table.name(),
+            missing,
+            columns: header.to_vec(),
+        });
     }
     Ok(positions)
 }

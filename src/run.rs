@@ -78,26 +78,6 @@ pub fn check_extract(job: &Job) -> Result<Vec<(Source, Vec<String>)>> {
     for s in sources {
         match read::header(&s, &job.pipeline.csv) {
             Ok((header, _)) => found.push((s, header)),
-            Err(Error::MissingColumn {
-                path,
-                table,
-                columns,
-                ..
-            }) => {
-                let have: Vec<String> = columns.iter().map(|c| c.trim().to_lowercase()).collect();
-                for c in table_of(table)
-                    .columns()
-                    .iter()
-                    .filter(|c| c.required && !have.contains(&c.name.to_string()))
-                {
-                    problems.push(format!(
-                        "{}: missing required column `{}`; columns are: {}",
-                        path.display(),
-                        c.name,
-                        columns.join(", ")
-                    ));
-                }
-            }
             Err(e) => problems.push(e.to_string()),
         }
     }
@@ -109,13 +89,6 @@ pub fn check_extract(job: &Job) -> Result<Vec<(Source, Vec<String>)>> {
             problems,
         })
     }
-}
-
-fn table_of(name: &str) -> Table {
-    Table::ALL
-        .into_iter()
-        .find(|t| t.name() == name)
-        .unwrap_or(Table::Customers)
 }
 
 /// Runs the job and publishes `<out>/as_of=DATE/`.
