@@ -65,7 +65,7 @@ pub fn record_facts(
 /// One decided cell, compactly.
 struct Cell {
     rid: u32,
-    /// index into `SORTED` (category, channel) pairs
+    /// index into `sorted_pairs()`
     pair: u8,
     expires: i32,
     decision: Decision,
@@ -105,8 +105,10 @@ pub fn dealer_runs(r: &Records, order: &[u32]) -> Vec<(String, std::ops::Range<u
     runs
 }
 
-/// The eligibility frame: dealer_id, customer_id, source, relation, category, channel,
-/// anchor_date, expires_on, eligible, basis, reason; sorted.
+/// The eligibility frame of the records `order` lists (one dealer's, when written: the
+/// dealer_id lives in the partition's folder name): customer_id, source, relation,
+/// category, channel, anchor_date, expires_on, eligible, basis, reason; in `order`, and
+/// each record's cells by category, then channel.
 pub fn eligibility(
     r: &Records,
     order: &[u32],
@@ -182,7 +184,6 @@ pub fn eligibility(
             .into_column()
     };
     let columns = vec![
-        take("dealer_id")?,
         take("customer_id")?,
         take("source")?,
         pick(&relations, "relation", &relation)?,

@@ -77,8 +77,8 @@ pub fn file_col(i: usize) -> String {
     format!("c{i}")
 }
 
-/// Finds each table's file in `dir`: `<table>.csv` or `<table>.parquet`, any case. A missing
-/// optional table is `None`.
+/// Finds each table's file in `dir`: `<table>.csv` or `<table>.parquet`, any case. Optional
+/// tables may be absent; a required one missing, or two files for one table, is an error.
 pub fn discover(dir: &Path) -> Result<Vec<Source>> {
     if !dir.is_dir() {
         return Err(Error::NoInputDir {

@@ -157,8 +157,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     let per_dealer: Vec<(u64, u64, Vec<CellCount>)> = cells::dealer_runs(&recs, &order)
         .into_par_iter()
         .map(|(dealer, range)| {
-            let (df, counts) = cells::eligibility(&recs, &order[range], policy, job.as_of)?;
-            let mut df = df.drop("dealer_id")?;
+            let (mut df, counts) = cells::eligibility(&recs, &order[range], policy, job.as_of)?;
             let bytes = dir.part("eligibility", Some(("dealer_id", &dealer)), &mut df, false)?;
             Ok((df.height() as u64, bytes, counts))
         })
