@@ -1,5 +1,7 @@
 //! `eligibility generate`: deterministic, contract-shaped, readable by `run` in both formats.
 
+use polars::prelude::*;
+
 use crate::support::*;
 
 fn generate(work: &Workdir, dir: &str, seed: &str, format: &str) -> std::path::PathBuf {
@@ -69,4 +71,61 @@ fn csv_and_parquet_decide_the_same() {
     assert!(a.equals_missing(&b));
     let q = dataset(&run("out-csv"), "quarantine");
     assert!(q.height() > 0, "some bad rows");
+}
+
+/// Invariants on extracts of several seeds: every input row is valid, an exact duplicate or
+/// quarantined; every valid customer record gets exactly its 20 cells (5 for a prospect),
+/// with no record fanned out or lost.
+#[test]
+fn every_row_accounted_for_and_every_record_decided_once() {
+    let work = Workdir::new();
+    for seed in ["1", "2", "3"] {
+        let x = generate(&work, &format!("x{seed}"), seed, "csv");
+        let out = format!("out{seed}");
+        work.run("pipelines/sample.toml", &x, &out);
+        let run = work.path(&out).join(format!("as_of={AS_OF}"));
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+        let mut valid_customers = 0;
+        for input in m["inputs"].as_array().unwrap() {
+            let n = |k: &str| input[k].as_u64().unwrap();
+            let q: u64 = input["quarantined"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|v| v.as_u64().unwrap())
+                .sum();
+            assert_eq!(
+                n("rows_read"),
+                n("rows_valid") + n("exact_duplicates") + q,
+                "seed {seed}: {}",
+                input["table"]
+            );
+            if input["table"] == "customers" {
+                valid_customers = n("rows_valid");
+            }
+        }
+        let e = dataset(&run, "eligibility");
+        let per_record = e
+            .clone()
+            .lazy()
+            .group_by([col("dealer_id"), col("customer_id")])
+            .agg([len().alias("n"), col("relation").first().alias("relation")])
+            .collect()
+            .unwrap();
+        assert_eq!(
+            per_record.height() as u64,
+            valid_customers,
+            "seed {seed}: one decision set per record"
+        );
+        let n = per_record.column("n").unwrap().u32().unwrap();
+        let rel = per_record.column("relation").unwrap().str().unwrap();
+        for (n, rel) in n.iter().zip(rel.iter()) {
+            assert_eq!(
+                n,
+                Some(if rel == Some("customer") { 20 } else { 5 }),
+                "seed {seed}"
+            );
+        }
+    }
 }
