@@ -154,6 +154,11 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     let policy = &job.pipeline.policy;
     let dir = write::RunDir::begin(&job.out, job.as_of)?;
     let order = cells::sorted_records(&recs);
+    // the folder exists even when no record was decided (an extract without valid customers)
+    std::fs::create_dir_all(dir.tmp.join("eligibility")).map_err(|e| Error::Output {
+        path: dir.tmp.join("eligibility"),
+        source: e,
+    })?;
     let per_dealer: Vec<(u64, u64, Vec<CellCount>)> = cells::dealer_runs(&recs, &order)
         .into_par_iter()
         .map(|(dealer, range)| {

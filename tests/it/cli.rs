@@ -136,3 +136,16 @@ fn the_summary_counts_tables_and_cells() {
         "{out}"
     );
 }
+
+#[test]
+fn an_extract_without_rows_publishes_an_empty_run() {
+    let work = Workdir::new();
+    work.write("x/customers.csv", "dealer_id;customer_id;registered_on\n");
+    work.write(
+        "x/invoices.csv",
+        "dealer_id;invoice_id;customer_id;invoice_date\n",
+    );
+    work.run("pipelines/sample.toml", &work.path("x"), "out");
+    let run = work.path("out").join(format!("as_of={AS_OF}"));
+    assert!(run.join("eligibility").is_dir() && run.join("_SUCCESS").exists());
+}
