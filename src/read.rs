@@ -471,7 +471,12 @@ fn read_parquet(source: &Source, progress: &Progress) -> Result<RawTable> {
     })
 }
 
+/// The column with values trimmed and empty ones null; the column itself (no copy) when
+/// every value already is.
 fn trimmed(s: &StringChunked) -> Column {
+    if s.iter().all(|v| v.is_none_or(|v| clean(v) == Some(v))) {
+        return s.clone().into_column();
+    }
     s.iter()
         .map(|v| v.and_then(clean))
         .collect::<StringChunked>()

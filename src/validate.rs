@@ -152,25 +152,18 @@ pub fn check(
     // more (differing) rows quarantines all of them.
     let key = table.key();
     if !key.is_empty() {
-        let ok: Vec<IdxSize> = (0..n as IdxSize)
-            .filter(|&i| reasons[i as usize].is_none() && !set_aside[i as usize])
+        let cols: Vec<StringChunked> = key
+            .iter()
+            .map(|k| parsed_str(&parsed, k).cloned())
+            .collect::<Result<_>>()?;
+        let passed: Vec<bool> = reasons
+            .iter()
+            .zip(&set_aside)
+            .map(|(r, a)| r.is_none() && !a)
             .collect();
-        let ok = IdxCa::from_vec("i".into(), ok);
-        let keys = DataFrame::new_infer_height(
-            key.iter()
-                .map(|k| {
-                    parsed
-                        .iter()
-                        .find(|c| c.name() == *k)
-                        .cloned()
-                        .expect("key columns are contract columns")
-                })
-                .collect(),
-        )?
-        .take(&ok)?;
-        for (i, dup) in ok.iter().zip(keys.is_duplicated()?.iter()) {
-            if let (Some(i), Some(true)) = (i, dup) {
-                flag(&mut reasons[i as usize], Quarantine::DuplicateKey);
+        for (r, dup) in reasons.iter_mut().zip(repeated(&cols, &passed)) {
+            if dup {
+                flag(r, Quarantine::DuplicateKey);
             }
         }
     }
@@ -217,17 +210,20 @@ fn exact_duplicates(raw: &RawTable) -> Result<Vec<bool>> {
         .iter()
         .map(PlSmallStr::to_string)
         .collect();
-    let key: Vec<Column> = raw
+    let key: Vec<StringChunked> = raw
         .source
         .table
         .key()
         .iter()
-        .filter_map(|k| raw.column(k).cloned())
-        .collect();
-    let candidates = if key.is_empty() {
+        .filter_map(|k| raw.column(k).map(as_text))
+        .collect::<Result<_>>()?;
+    let candidates: BooleanChunked = if key.is_empty() {
         BooleanChunked::full("".into(), true, raw.df.height())
     } else {
-        DataFrame::new(raw.df.height(), key)?.is_duplicated()?
+        repeated(&key, &vec![true; raw.df.height()])
+            .into_iter()
+            .map(Some)
+            .collect()
     };
     if !candidates.any() {
         return Ok(vec![false; raw.df.height()]);
@@ -242,6 +238,43 @@ fn exact_duplicates(raw: &RawTable) -> Result<Vec<bool>> {
         .zip(raw.lines().iter())
         .map(|(c, line)| c == Some(true) && !line.is_some_and(|l| first.contains(&l)))
         .collect())
+}
+
+/// Which rows hold values (in `cols`, a null equal to a null) that two or more of the rows
+/// `among` allows hold. Hashes are sorted rather than grouped: 12 bytes a row.
+fn repeated(cols: &[StringChunked], among: &[bool]) -> Vec<bool> {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let state = PlRandomState::default();
+    let mut hashes: Vec<u64> = vec![0; among.len()];
+    for c in cols {
+        for (h, v) in hashes.iter_mut().zip(c.iter()) {
+            let mut hasher = state.build_hasher();
+            h.hash(&mut hasher);
+            v.hash(&mut hasher);
+            *h = hasher.finish();
+        }
+    }
+    let mut pairs: Vec<(u64, u32)> = hashes
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| among[*i])
+        .map(|(i, h)| (h, i as u32))
+        .collect();
+    pairs.par_sort_unstable();
+    let values = |i: u32| -> Vec<Option<&str>> { cols.iter().map(|c| c.get(i as usize)).collect() };
+    let mut out = vec![false; among.len()];
+    for run in pairs.chunk_by(|a, b| a.0 == b.0).filter(|r| r.len() > 1) {
+        // equal hashes: compare the values themselves
+        let mut rows: Vec<(Vec<Option<&str>>, u32)> =
+            run.iter().map(|&(_, i)| (values(i), i)).collect();
+        rows.sort_unstable();
+        for same in rows.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
+            for (_, i) in same {
+                out[*i as usize] = true;
+            }
+        }
+    }
+    out
 }
 
 fn flag(r: &mut Option<Quarantine>, q: Quarantine) {
