@@ -156,12 +156,12 @@ pub fn check(
             .iter()
             .map(|k| parsed_str(&parsed, k).cloned())
             .collect::<Result<_>>()?;
-        let passed: Vec<bool> = reasons
+        let clean_rows: Vec<bool> = reasons
             .iter()
             .zip(&set_aside)
             .map(|(r, a)| r.is_none() && !a)
             .collect();
-        for (r, dup) in reasons.iter_mut().zip(repeated(&cols, &passed)) {
+        for (r, dup) in reasons.iter_mut().zip(repeated(&cols, &clean_rows)) {
             if dup {
                 flag(r, Quarantine::DuplicateKey);
             }
@@ -245,16 +245,16 @@ fn exact_duplicates(raw: &RawTable) -> Result<Vec<bool>> {
 fn repeated(cols: &[StringChunked], among: &[bool]) -> Vec<bool> {
     use std::hash::{BuildHasher, Hash, Hasher};
     let state = PlRandomState::default();
-    let mut hashes: Vec<u64> = vec![0; among.len()];
+    let mut row_hash: Vec<u64> = vec![0; among.len()];
     for c in cols {
-        for (h, v) in hashes.iter_mut().zip(c.iter()) {
+        for (h, v) in row_hash.iter_mut().zip(c.iter()) {
             let mut hasher = state.build_hasher();
             h.hash(&mut hasher);
             v.hash(&mut hasher);
             *h = hasher.finish();
         }
     }
-    let mut pairs: Vec<(u64, u32)> = hashes
+    let mut pairs: Vec<(u64, u32)> = row_hash
         .into_iter()
         .enumerate()
         .filter(|(i, _)| among[*i])
