@@ -34,7 +34,7 @@ fn missing_required_column_names_file_and_column() {
         err.contains("invoices.csv") && err.contains("`invoice_date`") && err.contains("datum"),
         "{err}"
     );
-    assert!(!work.path("out").join(format!("as_of={AS_OF}")).exists());
+    assert!(!work.run_dir("out").exists());
 }
 
 #[test]
@@ -146,6 +146,6 @@ fn an_extract_without_rows_publishes_an_empty_run() {
         "dealer_id;invoice_id;customer_id;invoice_date\n",
     );
     work.run("pipelines/sample.toml", &work.path("x"), "out");
-    let run = work.path("out").join(format!("as_of={AS_OF}"));
+    let run = work.run_dir("out");
     assert!(run.join("eligibility").is_dir() && run.join("_SUCCESS").exists());
 }

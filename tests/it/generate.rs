@@ -29,14 +29,7 @@ fn same_seed_same_files_and_every_table() {
     let a = generate(&work, "a", "7", "csv");
     let b = generate(&work, "b", "7", "csv");
     let c = generate(&work, "c", "8", "csv");
-    for t in [
-        "customers",
-        "invoices",
-        "vehicles",
-        "preferences",
-        "requests",
-        "do_not_call",
-    ] {
+    for t in TABLES {
         let fa = std::fs::read(a.join(format!("{t}.csv"))).unwrap();
         assert_eq!(
             fa,
@@ -64,7 +57,7 @@ fn csv_and_parquet_decide_the_same() {
     let pq = generate(&work, "pq", "3", "parquet");
     work.run("pipelines/sample.toml", &csv, "out-csv");
     work.run("pipelines/sample.toml", &pq, "out-pq");
-    let run = |o: &str| work.path(o).join(format!("as_of={AS_OF}"));
+    let run = |o: &str| work.run_dir(o);
     let a = dataset(&run("out-csv"), "eligibility");
     let b = dataset(&run("out-pq"), "eligibility");
     assert!(a.height() > 3000 * 15, "about 18.5 cells per record");
@@ -83,9 +76,8 @@ fn every_row_accounted_for_and_every_record_decided_once() {
         let x = generate(&work, &format!("x{seed}"), seed, "csv");
         let out = format!("out{seed}");
         work.run("pipelines/sample.toml", &x, &out);
-        let run = work.path(&out).join(format!("as_of={AS_OF}"));
-        let m: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+        let run = work.run_dir(&out);
+        let m = manifest(&run);
         let mut valid_customers = 0;
         for input in m["inputs"].as_array().unwrap() {
             let n = |k: &str| input[k].as_u64().unwrap();

@@ -8,10 +8,6 @@ use polars::prelude::*;
 
 use crate::support::*;
 
-fn run_dir(work: &Workdir, out: &str) -> std::path::PathBuf {
-    work.path(out).join(format!("as_of={AS_OF}"))
-}
-
 /// A CSV file of the sample as a frame of text columns (empty = null).
 fn csv_frame(path: &Path) -> DataFrame {
     let mut rdr = csv::ReaderBuilder::new()
@@ -52,7 +48,7 @@ fn hive_partitioned_by_dealer_with_the_key_in_folder_names_only() {
         &repo().join("sample-data/iso"),
         "out",
     );
-    let run = run_dir(&work, "out");
+    let run = work.run_dir("out");
     let df = dataset(&run, "eligibility");
     let dealers = df
         .column("dealer_id")
@@ -138,12 +134,12 @@ fn the_windows_export_decides_the_same() {
         "nl",
     );
     for name in ["eligibility", "retention"] {
-        let a = dataset(&run_dir(&work, "iso"), name);
-        let b = dataset(&run_dir(&work, "nl"), name);
+        let a = dataset(&work.run_dir("iso"), name);
+        let b = dataset(&work.run_dir("nl"), name);
         assert!(a.equals_missing(&b), "{name} differs:\n{a}\n{b}");
     }
-    let qa = dataset(&run_dir(&work, "iso"), "quarantine");
-    let qb = dataset(&run_dir(&work, "nl"), "quarantine");
+    let qa = dataset(&work.run_dir("iso"), "quarantine");
+    let qb = dataset(&work.run_dir("nl"), "quarantine");
     let key = |q: &DataFrame| q.select(["table", "line", "reason"]).unwrap();
     assert!(
         key(&qa).equals_missing(&key(&qb)),
@@ -156,14 +152,7 @@ fn parquet_input_decides_the_same() {
     let work = Workdir::new();
     let pq = work.path("pq");
     std::fs::create_dir_all(&pq).unwrap();
-    for t in [
-        "customers",
-        "invoices",
-        "vehicles",
-        "preferences",
-        "requests",
-        "do_not_call",
-    ] {
+    for t in TABLES {
         let mut df = csv_frame(&repo().join(format!("sample-data/iso/{t}.csv")));
         write_parquet(&pq.join(format!("{t}.parquet")), &mut df);
     }
@@ -174,13 +163,13 @@ fn parquet_input_decides_the_same() {
     );
     work.run("pipelines/sample.toml", &pq, "pq");
     for name in ["eligibility", "retention"] {
-        let a = dataset(&run_dir(&work, "csv"), name);
-        let b = dataset(&run_dir(&work, "pq"), name);
+        let a = dataset(&work.run_dir("csv"), name);
+        let b = dataset(&work.run_dir("pq"), name);
         assert!(a.equals_missing(&b), "{name} differs");
     }
     // the same rows are quarantined; Parquet lines are row numbers
     let reasons = |out: &str| {
-        let q = dataset(&run_dir(&work, out), "quarantine");
+        let q = dataset(&work.run_dir(out), "quarantine");
         without(&without(&q, "line"), "record")
             .sort(["table", "reason"], SortMultipleOptions::default())
             .unwrap()
@@ -253,7 +242,7 @@ fn typed_parquet_columns_are_read_as_their_type() {
     .unwrap();
     write_parquet(&dir.join("preferences.parquet"), &mut prefs);
     work.run("pipelines/sample.toml", &dir, "out");
-    let run = run_dir(&work, "out");
+    let run = work.run_dir("out");
     let e = dataset(&run, "eligibility");
     assert_eq!(cell(&e, "D1", "7", "newsletter", "email").1, "opted_out");
     assert_eq!(
@@ -299,22 +288,14 @@ fn a_killed_run_leaves_the_previous_output_as_it_was() {
         &repo().join("sample-data/iso"),
         "out",
     );
-    let run = run_dir(&work, "out");
+    let run = work.run_dir("out");
     let before = std::fs::read(run.join("manifest.json")).unwrap();
-    let p = repo().join("pipelines/sample.toml");
     let out = work.path("out");
     for stage in ["eligibility_written", "before_publish"] {
-        let o = work.cmd_env(
-            &[
-                "run",
-                "--quiet",
-                "--pipeline",
-                p.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--as-of",
-                AS_OF,
-            ],
+        let o = work.try_run(
+            "pipelines/sample.toml",
+            None,
+            "out",
             &[("ELIGIBILITY_ABORT_AT", stage)],
         );
         assert!(!o.status.success(), "the run was aborted at {stage}");
@@ -353,26 +334,14 @@ fn a_failed_run_leaves_the_previous_output_as_it_was() {
     let work = Workdir::new();
     let input = work.copy_sample("iso", "extract");
     work.run("pipelines/sample.toml", &input, "out");
-    let run = run_dir(&work, "out");
+    let run = work.run_dir("out");
     let before = std::fs::read(run.join("manifest.json")).unwrap();
     // a byte that is not UTF-8 far into a file: the run fails while reading
     let mut bytes = std::fs::read(input.join("vehicles.csv")).unwrap();
     let at = bytes.len() - 5;
     bytes[at] = 0xff;
     std::fs::write(input.join("vehicles.csv"), bytes).unwrap();
-    let p = repo().join("pipelines/sample.toml");
-    let o = work.cmd(&[
-        "run",
-        "--quiet",
-        "--pipeline",
-        p.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--out",
-        work.path("out").to_str().unwrap(),
-        "--as-of",
-        AS_OF,
-    ]);
+    let o = work.try_run("pipelines/sample.toml", Some(&input), "out", &[]);
     assert_eq!(o.status.code(), Some(65));
     let err = stderr(&o);
     assert!(

@@ -22,7 +22,7 @@ fn sample() -> &'static Sample {
             &repo().join("sample-data/iso"),
             "out",
         );
-        let run = work.path("out").join(format!("as_of={AS_OF}"));
+        let run = work.run_dir("out");
         let eligibility = dataset(&run, "eligibility");
         Sample {
             _work: work,
@@ -236,14 +236,7 @@ fn every_quarantine_reason_with_its_line() {
             .height();
         assert!(n > 0, "no {reason} in {table}");
     };
-    for t in [
-        "customers",
-        "invoices",
-        "vehicles",
-        "preferences",
-        "requests",
-        "do_not_call",
-    ] {
+    for t in TABLES {
         has(t, "missing_value");
         has(t, "bad_value");
     }
@@ -291,9 +284,7 @@ fn every_quarantine_reason_with_its_line() {
 
 #[test]
 fn manifest_counts_add_up() {
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(sample().run.join("manifest.json")).unwrap())
-            .unwrap();
+    let m = manifest(&sample().run);
     for input in m["inputs"].as_array().unwrap() {
         let read = input["rows_read"].as_u64().unwrap();
         let valid = input["rows_valid"].as_u64().unwrap();

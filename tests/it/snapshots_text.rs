@@ -24,9 +24,8 @@ fn manifest() {
         &repo().join("sample-data/iso"),
         "out",
     );
-    let run = work.path("out").join(format!("as_of={AS_OF}"));
-    let mut m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    let run = work.run_dir("out");
+    let mut m = crate::support::manifest(&run);
     m["timings_s"] = "[timings]".into();
     m["tool_version"] = "[version]".into();
     m["pipeline_file"] = "[pipeline]".into();

@@ -7,6 +7,16 @@ use polars::prelude::*;
 
 pub const AS_OF: &str = "2026-11-22";
 
+/// The contract's tables, in its order.
+pub const TABLES: [&str; 6] = [
+    "customers",
+    "invoices",
+    "vehicles",
+    "preferences",
+    "requests",
+    "do_not_call",
+];
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -40,23 +50,36 @@ impl Workdir {
         c.output().expect("the binary runs")
     }
 
-    /// `run` of a pipeline from the repository on `input`, into `out`, for AS_OF.
+    /// `run` of a pipeline from the repository on `input`, into `out`, for AS_OF; it must
+    /// succeed.
     pub fn run(&self, pipeline: &str, input: &Path, out: &str) -> Output {
-        let p = repo().join(pipeline);
-        let o = self.cmd(&[
-            "run",
-            "--quiet",
-            "--pipeline",
-            p.to_str().unwrap(),
-            "--input",
-            input.to_str().unwrap(),
-            "--out",
-            self.path(out).to_str().unwrap(),
-            "--as-of",
-            AS_OF,
-        ]);
+        let o = self.try_run(pipeline, Some(input), out, &[]);
         assert_ok(&o);
         o
+    }
+
+    /// The same, with the pipeline file's own input when `input` is `None`, extra
+    /// environment, and whatever the outcome.
+    pub fn try_run(
+        &self,
+        pipeline: &str,
+        input: Option<&Path>,
+        out: &str,
+        env: &[(&str, &str)],
+    ) -> Output {
+        let p = repo().join(pipeline);
+        let out = self.path(out);
+        let mut args = vec!["run", "--quiet", "--pipeline", p.to_str().unwrap()];
+        if let Some(input) = input {
+            args.extend(["--input", input.to_str().unwrap()]);
+        }
+        args.extend(["--out", out.to_str().unwrap(), "--as-of", AS_OF]);
+        self.cmd_env(&args, env)
+    }
+
+    /// The run folder of AS_OF under output root `out`.
+    pub fn run_dir(&self, out: &str) -> PathBuf {
+        self.path(out).join(format!("as_of={AS_OF}"))
     }
 
     /// Copies a sample extract into the work folder.
@@ -90,6 +113,11 @@ pub fn assert_ok(o: &Output) {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The manifest of a run folder.
+pub fn manifest(run: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap()
 }
 
 /// A dataset of a run folder, read with hive partitioning, sorted by every column.
