@@ -67,12 +67,13 @@ fn stages(c: &mut Criterion) {
         check(Table::Requests),
         check(Table::DoNotCall),
     );
+    let numbers = records::do_not_call(Some(&dnc.valid)).expect("do_not_call");
     let valid = Valid {
         customers: &customers.valid,
         invoices: &inv.valid,
         preferences: Some(&prefs.valid),
         requests: Some(&reqs.valid),
-        do_not_call: Some(&dnc.valid),
+        do_not_call: &numbers,
     };
     g.throughput(Throughput::Elements(customers.valid.height() as u64));
     g.bench_function("join", |b| {

@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod read;
 pub mod records;
+pub mod route;
 pub mod run;
 pub mod schema;
 pub mod validate;

@@ -26,6 +26,13 @@ struct RawPipeline {
     policy: RawPolicy,
     #[serde(default)]
     dealers: BTreeMap<String, RawPolicy>,
+    #[serde(default)]
+    run: RawRun,
+}
+
+#[derive(Deserialize, Default)]
+struct RawRun {
+    buckets: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -156,6 +163,9 @@ impl Default for Policy {
     }
 }
 
+/// The most buckets a run may use (each holds an open file per table while routing).
+pub const MAX_BUCKETS: usize = 1024;
+
 /// A checked pipeline file.
 #[derive(Clone, Debug)]
 pub struct Pipeline {
@@ -165,6 +175,8 @@ pub struct Pipeline {
     pub output_dir: PathBuf,
     pub csv: CsvOptions,
     pub policy: Policy,
+    /// How many buckets of dealers the run splits the extract into (`None`: from its size).
+    pub buckets: Option<usize>,
 }
 
 impl Pipeline {
@@ -209,6 +221,17 @@ impl Pipeline {
                 )
             })
             .collect();
+        let buckets = raw.run.buckets.and_then(|b| {
+            let ok = usize::try_from(b)
+                .ok()
+                .filter(|b| (1..=MAX_BUCKETS).contains(b));
+            if ok.is_none() {
+                problems.push(format!(
+                    "run.buckets: {b} is not a number from 1 to {MAX_BUCKETS}"
+                ));
+            }
+            ok
+        });
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -219,6 +242,7 @@ impl Pipeline {
             output_dir: base.join(raw.output.dir.unwrap_or_else(|| "out".into())),
             csv,
             policy: Policy { default, dealers },
+            buckets,
         })
     }
 }

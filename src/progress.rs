@@ -3,11 +3,13 @@
 
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub struct Progress {
     start: Instant,
     quiet: bool,
+    /// Bars of files read at the same time, drawn one under the other.
+    bars: MultiProgress,
 }
 
 impl Progress {
@@ -15,6 +17,7 @@ impl Progress {
         Progress {
             start: Instant::now(),
             quiet,
+            bars: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
         }
     }
 
@@ -25,11 +28,12 @@ impl Progress {
             let mem = resident_mib()
                 .map(|m| format!(" {m:>6} MiB"))
                 .unwrap_or_default();
-            eprintln!(
+            let line = format!(
                 "[{:>7.1}s{mem}] {}",
                 self.start.elapsed().as_secs_f64(),
                 msg.as_ref()
             );
+            self.bars.suspend(|| eprintln!("{line}"));
         }
     }
 
@@ -38,11 +42,25 @@ impl Progress {
         if self.quiet {
             return ProgressBar::hidden();
         }
-        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template(
+        self.bar(
+            label,
+            total,
             "{msg} {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec})",
         )
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    }
+
+    /// A bar counting things done of `total`; hidden like `bytes`.
+    pub fn count(&self, label: &str, total: u64) -> ProgressBar {
+        if self.quiet {
+            return ProgressBar::hidden();
+        }
+        self.bar(label, total, "{msg} {wide_bar} {pos}/{len} ({eta} left)")
+    }
+
+    fn bar(&self, label: &str, total: u64, template: &str) -> ProgressBar {
+        let bar = self.bars.add(ProgressBar::new(total));
+        let style =
+            ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_message(label.to_string());
         bar

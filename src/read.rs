@@ -159,7 +159,7 @@ pub fn header(source: &Source, csv: &CsvOptions) -> Result<(Vec<String>, Vec<Opt
     Ok((header, positions))
 }
 
-fn positions(source: &Source, header: &[String]) -> Result<Vec<Option<usize>>> {
+pub(crate) fn positions(source: &Source, header: &[String]) -> Result<Vec<Option<usize>>> {
     let lower: Vec<String> = header
         .iter()
         .map(|h| clean(h).unwrap_or("").to_lowercase())
@@ -196,14 +196,14 @@ pub fn read(source: &Source, csv: &CsvOptions, progress: &Progress) -> Result<Ra
     }
 }
 
-fn open(path: &Path) -> Result<File> {
+pub(crate) fn open(path: &Path) -> Result<File> {
     File::open(path).map_err(|e| Error::Io {
         path: path.to_path_buf(),
         source: e,
     })
 }
 
-fn unreadable(path: &Path, line: Option<u64>, message: String) -> Error {
+pub(crate) fn unreadable(path: &Path, line: Option<u64>, message: String) -> Error {
     Error::Unreadable {
         path: path.to_path_buf(),
         line,
@@ -212,11 +212,22 @@ fn unreadable(path: &Path, line: Option<u64>, message: String) -> Error {
 }
 
 /// Passes bytes through while hashing them and counting them for the progress bar.
-struct Hashing<R> {
+pub(crate) struct Hashing<R> {
     inner: R,
-    hash: Sha256,
-    bytes: u64,
+    pub hash: Sha256,
+    pub bytes: u64,
     bar: indicatif::ProgressBar,
+}
+
+impl<R> Hashing<R> {
+    pub(crate) fn new(inner: R, bar: indicatif::ProgressBar) -> Self {
+        Hashing {
+            inner,
+            hash: Sha256::new(),
+            bytes: 0,
+            bar,
+        }
+    }
 }
 
 impl<R: Read> Read for Hashing<R> {
@@ -231,7 +242,7 @@ impl<R: Read> Read for Hashing<R> {
 
 /// CSV records with the physical line each starts on: `\n`, `\r\n` and a bare `\r` end a
 /// line; a quoted field may span lines; blank lines are not records.
-struct CsvRecords<R> {
+pub(crate) struct CsvRecords<R> {
     inner: R,
     core: csv_core::Reader,
     buf: Box<[u8]>,
@@ -244,10 +255,12 @@ struct CsvRecords<R> {
     fields: Vec<u8>,
     ends: Vec<usize>,
     nfields: usize,
+    /// the record's bytes as written, when asked for (`keep_raw`)
+    raw: Option<Vec<u8>>,
 }
 
 impl<R: Read> CsvRecords<R> {
-    fn new(inner: R, delimiter: u8) -> Self {
+    pub(crate) fn new(inner: R, delimiter: u8) -> Self {
         CsvRecords {
             inner,
             core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
@@ -260,7 +273,28 @@ impl<R: Read> CsvRecords<R> {
             fields: vec![0; 4096],
             ends: vec![0; 64],
             nfields: 0,
+            raw: None,
         }
+    }
+
+    /// Keeps each record's bytes as written, for `raw`.
+    pub(crate) fn keep_raw(mut self) -> Self {
+        self.raw = Some(Vec::new());
+        self
+    }
+
+    /// The last record's bytes as written, without its line end (empty unless `keep_raw`).
+    pub(crate) fn raw(&self) -> &[u8] {
+        let raw = self.raw.as_deref().unwrap_or_default();
+        let end = raw
+            .iter()
+            .rposition(|b| !matches!(b, b'\r' | b'\n'))
+            .map_or(0, |i| i + 1);
+        &raw[..end]
+    }
+
+    pub(crate) fn inner(&self) -> &R {
+        &self.inner
     }
 
     fn fill(&mut self) -> std::io::Result<()> {
@@ -281,7 +315,7 @@ impl<R: Read> CsvRecords<R> {
     }
 
     /// The next record and the line it starts on.
-    fn next(&mut self) -> std::io::Result<Option<u64>> {
+    pub(crate) fn next(&mut self) -> std::io::Result<Option<u64>> {
         // skip line ends (blank lines) so the record's first byte gives its line
         loop {
             self.fill()?;
@@ -296,6 +330,9 @@ impl<R: Read> CsvRecords<R> {
         }
         let line = self.lines + 1;
         let (mut out, mut nend) = (0, 0);
+        if let Some(raw) = &mut self.raw {
+            raw.clear();
+        }
         loop {
             self.fill()?;
             let (res, nin, nout, nends) = self.core.read_record(
@@ -303,6 +340,9 @@ impl<R: Read> CsvRecords<R> {
                 &mut self.fields[out..],
                 &mut self.ends[nend..],
             );
+            if let Some(raw) = &mut self.raw {
+                raw.extend_from_slice(&self.buf[self.start..self.start + nin]);
+            }
             self.count_lines(self.start, self.start + nin);
             self.start += nin;
             out += nout;
@@ -328,7 +368,7 @@ impl<R: Read> CsvRecords<R> {
         }
     }
 
-    fn field(&self, i: usize) -> Option<&[u8]> {
+    pub(crate) fn field(&self, i: usize) -> Option<&[u8]> {
         if i >= self.nfields {
             return None;
         }
@@ -337,7 +377,7 @@ impl<R: Read> CsvRecords<R> {
     }
 }
 
-fn read_header<R: Read>(
+pub(crate) fn read_header<R: Read>(
     rdr: &mut CsvRecords<R>,
     source: &Source,
     csv: &CsvOptions,
@@ -360,7 +400,7 @@ fn read_header<R: Read>(
         .collect()
 }
 
-fn decode<'a>(
+pub(crate) fn decode<'a>(
     bytes: &'a [u8],
     csv: &CsvOptions,
     path: &Path,
@@ -388,42 +428,14 @@ fn read_csv(source: &Source, csv: &CsvOptions, progress: &Progress) -> Result<Ra
     let total = file.metadata().map_or(0, |m| m.len());
     let bar = progress.bytes(&format!("reading {}", file_name(&source.path)), total);
     let mut rdr = CsvRecords::new(
-        Hashing {
-            inner: BufReader::with_capacity(1 << 16, file),
-            hash: Sha256::new(),
-            bytes: 0,
-            bar: bar.clone(),
-        },
+        Hashing::new(BufReader::with_capacity(1 << 16, file), bar.clone()),
         csv.delimiter,
     );
     let header = read_header(&mut rdr, source, csv)?;
     let positions = positions(source, &header)?;
-    let width = header.len();
-    let cap = (total / 64).min(1 << 24) as usize;
-    let mut cols: Vec<StringChunkedBuilder> = (0..width)
-        .map(|i| StringChunkedBuilder::new(file_col(i).into(), cap))
-        .collect();
-    let mut lines: Vec<i64> = Vec::with_capacity(cap);
-    while let Some(line) = rdr
-        .next()
-        .map_err(|e| unreadable(&source.path, None, e.to_string()))?
-    {
-        lines.push(line as i64);
-        for (i, col) in cols.iter_mut().enumerate() {
-            match rdr.field(i) {
-                Some(f) => match clean(&decode(f, csv, &source.path, line, i)?) {
-                    Some(v) => col.append_value(v),
-                    None => col.append_null(),
-                },
-                None => col.append_null(),
-            }
-        }
-    }
-    let hashing = rdr.inner;
+    let df = csv_frame(&mut rdr, header.len(), false, csv, &source.path, total / 64)?;
     bar.finish_and_clear();
-    let mut columns = vec![Column::new("line".into(), lines)];
-    columns.extend(cols.into_iter().map(|b| b.finish().into_column()));
-    let df = DataFrame::new_infer_height(columns)?;
+    let hashing = rdr.inner;
     Ok(RawTable {
         source: source.clone(),
         header,
@@ -432,6 +444,54 @@ fn read_csv(source: &Source, csv: &CsvOptions, progress: &Progress) -> Result<Ra
         sha256: hex(&hashing.hash.finalize()),
         bytes: hashing.bytes,
     })
+}
+
+/// The rest of a CSV file as a raw frame of `width` file columns: `line` is the physical line,
+/// or, when `numbered`, the first field of each record (a bucket file written by `route`).
+/// `path` names the extract's file in messages.
+pub(crate) fn csv_frame<R: Read>(
+    rdr: &mut CsvRecords<R>,
+    width: usize,
+    numbered: bool,
+    csv: &CsvOptions,
+    path: &Path,
+    rows_hint: u64,
+) -> Result<DataFrame> {
+    let cap = rows_hint.min(1 << 24) as usize;
+    let mut cols: Vec<StringChunkedBuilder> = (0..width)
+        .map(|i| StringChunkedBuilder::new(file_col(i).into(), cap))
+        .collect();
+    let mut lines: Vec<i64> = Vec::with_capacity(cap);
+    let skip = usize::from(numbered);
+    while let Some(mut line) = rdr
+        .next()
+        .map_err(|e| unreadable(path, None, e.to_string()))?
+    {
+        if numbered {
+            line = rdr
+                .field(0)
+                .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok())
+                .ok_or_else(|| {
+                    Error::Internal(format!(
+                        "bucket file of {}: bad line number",
+                        path.display()
+                    ))
+                })?;
+        }
+        lines.push(line as i64);
+        for (i, col) in cols.iter_mut().enumerate() {
+            match rdr.field(i + skip) {
+                Some(f) => match clean(&decode(f, csv, path, line, i)?) {
+                    Some(v) => col.append_value(v),
+                    None => col.append_null(),
+                },
+                None => col.append_null(),
+            }
+        }
+    }
+    let mut columns = vec![Column::new("line".into(), lines)];
+    columns.extend(cols.into_iter().map(|b| b.finish().into_column()));
+    Ok(DataFrame::new_infer_height(columns)?)
 }
 
 fn read_parquet(source: &Source, progress: &Progress) -> Result<RawTable> {
@@ -448,9 +508,23 @@ fn read_parquet(source: &Source, progress: &Progress) -> Result<RawTable> {
         .map(ToString::to_string)
         .collect();
     let positions = positions(source, &header)?;
+    let df = parquet_frame(&df, 1)?;
+    Ok(RawTable {
+        source: source.clone(),
+        header,
+        df,
+        positions,
+        sha256,
+        bytes,
+    })
+}
+
+/// Rows of a Parquet file as a raw frame: `line` counts from `first_line`; dates, timestamps
+/// and booleans keep their type, other columns become trimmed text.
+pub(crate) fn parquet_frame(df: &DataFrame, first_line: i64) -> Result<DataFrame> {
     let mut columns = vec![Column::new(
         "line".into(),
-        (1..=df.height() as i64).collect::<Vec<_>>(),
+        (first_line..first_line + df.height() as i64).collect::<Vec<_>>(),
     )];
     for (i, c) in df.columns().iter().enumerate() {
         let c = match c.dtype() {
@@ -460,15 +534,7 @@ fn read_parquet(source: &Source, progress: &Progress) -> Result<RawTable> {
         };
         columns.push(c.with_name(file_col(i).into()));
     }
-    let df = DataFrame::new_infer_height(columns)?;
-    Ok(RawTable {
-        source: source.clone(),
-        header,
-        df,
-        positions,
-        sha256,
-        bytes,
-    })
+    Ok(DataFrame::new_infer_height(columns)?)
 }
 
 /// The column with values trimmed and empty ones null; the column itself (no copy) when
@@ -483,7 +549,7 @@ fn trimmed(s: &StringChunked) -> Column {
         .into_column()
 }
 
-fn hash_file(path: &Path) -> Result<(String, u64)> {
+pub(crate) fn hash_file(path: &Path) -> Result<(String, u64)> {
     let mut file = open(path)?;
     let mut hash = Sha256::new();
     let bytes = std::io::copy(&mut file, &mut hash).map_err(|e| Error::Io {

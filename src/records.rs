@@ -146,7 +146,22 @@ pub struct Valid<'a> {
     pub invoices: &'a DataFrame,
     pub preferences: Option<&'a DataFrame>,
     pub requests: Option<&'a DataFrame>,
-    pub do_not_call: Option<&'a DataFrame>,
+    /// The valid do_not_call numbers, in E.164.
+    pub do_not_call: &'a PlHashSet<String>,
+}
+
+/// The numbers of the valid `do_not_call` frame.
+pub fn do_not_call(valid: Option<&DataFrame>) -> Result<PlHashSet<String>> {
+    Ok(match valid {
+        Some(d) => d
+            .column("phone")?
+            .str()?
+            .iter()
+            .flatten()
+            .map(str::to_string)
+            .collect(),
+        None => PlHashSet::default(),
+    })
 }
 
 pub fn build(v: &Valid) -> Result<Records> {
@@ -216,17 +231,7 @@ pub fn build(v: &Valid) -> Result<Records> {
         }
     }
 
-    let dnc: PlHashSet<String> = match v.do_not_call {
-        Some(d) => d
-            .column("phone")?
-            .str()?
-            .iter()
-            .flatten()
-            .map(str::to_string)
-            .collect(),
-        None => PlHashSet::default(),
-    };
-    let reach = reach(c, &dnc)?;
+    let reach = reach(c, v.do_not_call)?;
     let relation: Vec<Relation> = relation;
     let winners = match v.preferences {
         Some(p) => winners(p, &relation)?,

@@ -12,13 +12,14 @@ use rayon::prelude::*;
 use crate::cells;
 use crate::error::{Error, Result};
 use crate::manifest::{CellCount, Input, Manifest, Reading};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{CsvOptions, Pipeline, Policy};
 use crate::progress::Progress;
 use crate::read::{self, file_name, Source};
 use crate::records::{self, Valid};
+use crate::route::{self, Routed};
 use crate::schema::{Table, CATEGORIES, CHANNELS};
-use crate::validate::{self, Checked, Context, CustomerIndex};
-use crate::write;
+use crate::validate::{self, Context, CustomerIndex, TableStats};
+use crate::write::{self, Written};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -91,7 +92,22 @@ pub fn check_extract(job: &Job) -> Result<Vec<(Source, Vec<String>)>> {
     }
 }
 
+/// What one bucket of dealers gave.
+struct Bucket {
+    stats: BTreeMap<Table, TableStats>,
+    quarantine: Vec<DataFrame>,
+    cells: u64,
+    files: u64,
+    bytes: u64,
+    retention: Written,
+    counts: Vec<CellCount>,
+}
+
 /// Runs the job and publishes `<out>/as_of=DATE/`.
+///
+/// The extract is split into buckets of dealers (`route`), and each bucket is validated,
+/// joined, decided and written on its own, two at a time on two cores: memory holds two
+/// buckets, not the extract. `do_not_call`, which has no dealer, is read whole.
 pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     let mut timings: BTreeMap<&'static str, f64> = BTreeMap::new();
     let mut clock = Instant::now();
@@ -108,90 +124,117 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         as_of: job.as_of,
         date_format: &csv.date_format,
     };
-
-    let mut checked: BTreeMap<Table, (Checked, Input)> = BTreeMap::new();
-    let mut index = CustomerIndex::default();
-    for s in &sources {
-        let raw = read::read(s, csv, progress)?;
-        let c = validate::check(&raw, &ctx, Some(&index), records::columns_used(s.table))?;
-        if s.table == Table::Customers {
-            index = CustomerIndex::new(&c.valid)?;
-        }
-        progress.step(format!(
-            "{}: {} rows, {} valid, {} quarantined, {} exact duplicates",
-            file_name(&s.path),
-            c.stats.rows_read,
-            c.stats.rows_valid,
-            c.stats.quarantined_total(),
-            c.stats.exact_duplicates
-        ));
-        let input = Input {
-            table: s.table.name(),
-            path: absolute(&s.path),
-            format: s.format,
-            sha256: raw.sha256,
-            bytes: raw.bytes,
-            stats: c.stats.clone(),
-        };
-        checked.insert(s.table, (c, input));
-    }
-    lap("read_validate");
-
-    let valid = |t: Table| checked.get(&t).map(|(c, _)| &c.valid);
-    let empty = DataFrame::empty();
-    let recs = records::build(&Valid {
-        customers: valid(Table::Customers).unwrap_or(&empty),
-        invoices: valid(Table::Invoices).unwrap_or(&empty),
-        preferences: valid(Table::Preferences),
-        requests: valid(Table::Requests),
-        do_not_call: valid(Table::DoNotCall),
-    })?;
-    progress.step(format!("joined {} customer records", recs.len()));
-    lap("join");
-
-    // Decide and write one dealer at a time (two at once on two cores): the cells of the
-    // largest dealer are the most that is held in memory.
-    let policy = &job.pipeline.policy;
     let dir = write::RunDir::begin(&job.out, job.as_of)?;
-    let order = cells::sorted_records(&recs);
+    let spill = dir.tmp.join("_buckets");
+    let mkdir = |p: &Path| {
+        std::fs::create_dir_all(p).map_err(|e| Error::Output {
+            path: p.to_path_buf(),
+            source: e,
+        })
+    };
+    mkdir(&spill)?;
     // the folder exists even when no record was decided (an extract without valid customers)
-    std::fs::create_dir_all(dir.tmp.join("eligibility")).map_err(|e| Error::Output {
-        path: dir.tmp.join("eligibility"),
-        source: e,
-    })?;
-    let per_dealer: Vec<(u64, u64, Vec<CellCount>)> = cells::dealer_runs(&recs, &order)
+    mkdir(&dir.tmp.join("eligibility"))?;
+
+    let (dnc_source, sources): (Vec<Source>, Vec<Source>) = sources
+        .into_iter()
+        .partition(|s| s.table == Table::DoNotCall);
+    let buckets = route::buckets(&sources, job.pipeline.buckets);
+    let routed: Vec<Routed> = sources
+        .par_iter()
+        .map(|s| route::route(s, csv, buckets, &spill, progress))
+        .collect::<Result<_>>()?;
+    let mut dnc = None;
+    for s in &dnc_source {
+        let raw = read::read(s, csv, progress)?;
+        let c = validate::check(&raw, &ctx, None, records::columns_used(s.table))?;
+        dnc = Some((c, input(s, raw.sha256, raw.bytes)));
+    }
+    let numbers = records::do_not_call(dnc.as_ref().map(|(c, _)| &c.valid))?;
+    progress.step(format!(
+        "split {} into {buckets} buckets of dealers",
+        plural(routed.len(), "table")
+    ));
+    lap("split");
+
+    let bar = progress.count("buckets", buckets as u64);
+    let policy = &job.pipeline.policy;
+    let done: Vec<Bucket> = (0..buckets)
         .into_par_iter()
-        .map(|(dealer, range)| {
-            let (mut df, counts) = cells::eligibility(&recs, &order[range], policy, job.as_of)?;
-            let bytes = dir.part("eligibility", Some(("dealer_id", &dealer)), &mut df, false)?;
-            Ok((df.height() as u64, bytes, counts))
+        .map(|b| {
+            let r = bucket(b, &routed, &ctx, csv, &numbers, policy, &dir);
+            bar.inc(1);
+            r
         })
         .collect::<Result<_>>()?;
+    bar.finish_and_clear();
+    let _ = std::fs::remove_dir_all(&spill);
+
+    // per table: the buckets' counts added up
+    let mut inputs: Vec<Input> = routed
+        .iter()
+        .map(|r| input(&r.source, r.sha256.clone(), r.bytes))
+        .collect();
+    for i in &mut inputs {
+        let table = Table::ALL
+            .into_iter()
+            .find(|t| t.name() == i.table)
+            .expect("inputs are of known tables");
+        for b in &done {
+            if let Some(s) = b.stats.get(&table) {
+                i.stats.add(s);
+            }
+        }
+    }
+    let mut quarantine_parts: Vec<DataFrame> =
+        done.iter().flat_map(|b| b.quarantine.clone()).collect();
+    if let Some((c, mut i)) = dnc {
+        i.stats = c.stats;
+        quarantine_parts.push(c.quarantine);
+        inputs.push(i);
+    }
+    inputs.sort_by_key(|i| Table::ALL.iter().position(|t| t.name() == i.table));
+    for i in &inputs {
+        progress.step(format!(
+            "{}: {} rows, {} valid, {} quarantined, {} exact duplicates",
+            file_name(Path::new(&i.path)),
+            i.stats.rows_read,
+            i.stats.rows_valid,
+            i.stats.quarantined_total(),
+            i.stats.exact_duplicates
+        ));
+    }
     let mut outputs = BTreeMap::new();
     outputs.insert(
         "eligibility",
-        write::Written {
+        Written {
             path: "eligibility".into(),
-            rows: per_dealer.iter().map(|p| p.0).sum(),
-            files: per_dealer.len() as u64,
-            bytes: per_dealer.iter().map(|p| p.1).sum(),
+            rows: done.iter().map(|b| b.cells).sum(),
+            files: done.iter().map(|b| b.files).sum(),
+            bytes: done.iter().map(|b| b.bytes).sum(),
         },
     );
-    let counts = merge_counts(per_dealer.into_iter().flat_map(|p| p.2));
+    outputs.insert(
+        "retention",
+        Written {
+            path: "retention".into(),
+            rows: done.iter().map(|b| b.retention.rows).sum(),
+            files: done.iter().map(|b| b.retention.files).sum(),
+            bytes: done.iter().map(|b| b.retention.bytes).sum(),
+        },
+    );
+    let counts = merge_counts(done.into_iter().flat_map(|b| b.counts));
     progress.step(format!(
         "decided and wrote {} cells",
         outputs["eligibility"].rows
     ));
-    lap("decide_write");
+    lap("buckets");
     fail_point("eligibility_written");
 
-    let retention = cells::retention(&recs, &order, policy, job.as_of)?;
-    let quarantine = quarantine(checked.values().map(|(c, _)| &c.quarantine))?;
+    let quarantine = quarantine(quarantine_parts.iter())?;
     outputs.insert("quarantine", dir.dataset("quarantine", &quarantine, true)?);
-    outputs.insert("retention", dir.dataset("retention", &retention, false)?);
     lap("write");
 
-    let inputs = checked.into_values().map(|(_, input)| input).collect();
     timings.insert("total", (progress.elapsed() * 1000.0).round() / 1000.0);
     let manifest = Manifest {
         tool: "eligibility",
@@ -214,6 +257,90 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     let folder = folder.canonicalize().unwrap_or(folder);
     progress.step(format!("published {}", folder.display()));
     Ok(Report { folder, manifest })
+}
+
+fn input(s: &Source, sha256: String, bytes: u64) -> Input {
+    Input {
+        table: s.table.name(),
+        path: absolute(&s.path),
+        format: s.format,
+        sha256,
+        bytes,
+        stats: TableStats::default(),
+    }
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// Validates, joins, decides and writes the dealers of bucket `b`: eligibility per dealer,
+/// retention as `retention/part-<b>.parquet`; quarantined rows are returned.
+fn bucket(
+    b: usize,
+    routed: &[Routed],
+    ctx: &Context,
+    csv: &CsvOptions,
+    do_not_call: &PlHashSet<String>,
+    policy: &Policy,
+    dir: &write::RunDir,
+) -> Result<Bucket> {
+    let mut stats = BTreeMap::new();
+    let mut quarantine = Vec::new();
+    let mut valid: BTreeMap<Table, DataFrame> = BTreeMap::new();
+    let mut index = CustomerIndex::default();
+    for r in routed {
+        let table = r.source.table;
+        let raw = route::load(r, b, csv)?;
+        let c = validate::check(&raw, ctx, Some(&index), records::columns_used(table))?;
+        drop(raw);
+        if table == Table::Customers {
+            index = CustomerIndex::new(&c.valid)?;
+        }
+        stats.insert(table, c.stats);
+        quarantine.push(c.quarantine);
+        valid.insert(table, c.valid);
+    }
+    drop(index);
+    let empty = DataFrame::empty();
+    let recs = records::build(&Valid {
+        customers: valid.get(&Table::Customers).unwrap_or(&empty),
+        invoices: valid.get(&Table::Invoices).unwrap_or(&empty),
+        preferences: valid.get(&Table::Preferences),
+        requests: valid.get(&Table::Requests),
+        do_not_call,
+    })?;
+    drop(valid);
+
+    let order = cells::sorted_records(&recs);
+    let per_dealer: Vec<(u64, u64, Vec<CellCount>)> = cells::dealer_runs(&recs, &order)
+        .into_par_iter()
+        .map(|(dealer, range)| {
+            let (mut df, counts) = cells::eligibility(&recs, &order[range], policy, ctx.as_of)?;
+            let bytes = dir.part("eligibility", Some(("dealer_id", &dealer)), &mut df, false)?;
+            Ok((df.height() as u64, bytes, counts))
+        })
+        .collect::<Result<_>>()?;
+    let mut retention = cells::retention(&recs, &order, policy, ctx.as_of)?;
+    let bytes = dir.part_file("retention", &format!("part-{b}.parquet"), &mut retention)?;
+    Ok(Bucket {
+        stats,
+        quarantine,
+        cells: per_dealer.iter().map(|p| p.0).sum(),
+        files: per_dealer.len() as u64,
+        bytes: per_dealer.iter().map(|p| p.1).sum(),
+        retention: Written {
+            path: "retention".into(),
+            rows: retention.height() as u64,
+            files: 1,
+            bytes,
+        },
+        counts: merge_counts(per_dealer.into_iter().flat_map(|p| p.2)),
+    })
 }
 
 /// Cell counts of several dealers added up per category x channel x outcome.

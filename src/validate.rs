@@ -66,6 +66,16 @@ impl TableStats {
     pub fn quarantined_total(&self) -> u64 {
         self.quarantined.values().sum()
     }
+
+    /// Adds the counts of another part of the same table.
+    pub fn add(&mut self, other: &TableStats) {
+        self.rows_read += other.rows_read;
+        self.rows_valid += other.rows_valid;
+        self.exact_duplicates += other.exact_duplicates;
+        for (reason, n) in &other.quarantined {
+            *self.quarantined.entry(reason).or_insert(0) += n;
+        }
+    }
 }
 
 /// A validated table.

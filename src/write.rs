@@ -77,6 +77,13 @@ impl RunDir {
         write_parquet(&dir.join("part-0.parquet"), df, private)
     }
 
+    /// Writes `<name>/<file>`, one file of a dataset written in parts.
+    pub fn part_file(&self, name: &str, file: &str, df: &mut DataFrame) -> Result<u64> {
+        let dir = self.tmp.join(name);
+        fs::create_dir_all(&dir).map_err(|e| out_err(&dir, e))?;
+        write_parquet(&dir.join(file), df, false)
+    }
+
     /// Writes a dataset of one file.
     pub fn dataset(&self, name: &str, df: &DataFrame, private: bool) -> Result<Written> {
         let bytes = self.part(name, None, &mut df.clone(), private)?;
