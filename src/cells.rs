@@ -81,6 +81,10 @@ fn sorted_pairs() -> Vec<(usize, Channel)> {
     pairs
 }
 
+/// Records decided and written together: their cells (at most 20 each) make a Parquet row
+/// group of about 256k rows, so a large dealer is never held in memory whole.
+pub const RECORDS_PER_GROUP: usize = 12_800;
+
 /// Record indices sorted by dealer_id, then customer_id.
 pub fn sorted_records(r: &Records) -> Vec<u32> {
     let (d, c) = (r.dealer_ids(), r.customer_ids());

@@ -72,7 +72,7 @@ impl Progress {
 }
 
 /// Resident memory of this process in MiB, where /proc tells it.
-fn resident_mib() -> Option<u64> {
+pub fn resident_mib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: u64 = status
         .lines()

@@ -39,6 +39,8 @@ pub struct Routed {
     pub bytes: u64,
     /// Each bucket's file, `None` when no row went to it.
     pub files: Vec<Option<PathBuf>>,
+    /// Rows in each bucket.
+    pub rows: Vec<u64>,
 }
 
 /// How many buckets to use for these input files: `fixed` when given, else about one per
@@ -141,6 +143,7 @@ fn route_csv(
     let dealer = dealer_position(source, &positions)?;
     let mut out: Vec<Option<(PathBuf, BufWriter<File>)>> = (0..buckets).map(|_| None).collect();
     let mut number: Vec<u8> = Vec::with_capacity(24);
+    let mut rows = vec![0; buckets];
     while let Some(line) = rdr
         .next()
         .map_err(|e| read::unreadable(path, None, e.to_string()))?
@@ -149,6 +152,7 @@ fn route_csv(
             Some(f) => bucket_of(clean(&read::decode(f, csv, path, line, dealer)?), buckets),
             None => 0,
         };
+        rows[b] += 1;
         let (p, w) = match &mut out[b] {
             Some(pw) => pw,
             slot => {
@@ -181,6 +185,7 @@ fn route_csv(
         sha256: hex(&hashing.hash.clone().finalize()),
         bytes: hashing.bytes,
         files,
+        rows,
     })
 }
 
@@ -207,6 +212,7 @@ fn route_parquet(
     let mut out: Vec<Option<(PathBuf, polars::io::parquet::write::BatchedWriter<File>)>> =
         (0..buckets).map(|_| None).collect();
     let mut offset = 0;
+    let mut counts = vec![0; buckets];
     // a row group at a time: memory holds one row group, not the file
     for group in &metadata.row_groups {
         let n = group.num_rows();
@@ -229,6 +235,7 @@ fn route_parquet(
             if rows.is_empty() {
                 continue;
             }
+            counts[b] += rows.len() as u64;
             let part = df.take(&IdxCa::from_vec("".into(), rows))?;
             let (p, w) = match &mut out[b] {
                 Some(pw) => pw,
@@ -259,6 +266,7 @@ fn route_parquet(
         sha256,
         bytes,
         files,
+        rows: counts,
     })
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -159,14 +160,14 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
 
     let bar = progress.count("buckets", buckets as u64);
     let policy = &job.pipeline.policy;
-    let done: Vec<Bucket> = (0..buckets)
-        .into_par_iter()
-        .map(|b| {
-            let r = bucket(b, &routed, &ctx, csv, &numbers, policy, &dir);
-            bar.inc(1);
-            r
-        })
-        .collect::<Result<_>>()?;
+    let rows: Vec<u64> = (0..buckets)
+        .map(|b| routed.iter().map(|r| r.rows[b]).sum())
+        .collect();
+    let done = in_parallel(&rows, |b| {
+        let r = bucket(b, &routed, &ctx, csv, &numbers, policy, &dir);
+        bar.inc(1);
+        r
+    })?;
     bar.finish_and_clear();
     let _ = std::fs::remove_dir_all(&spill);
 
@@ -278,6 +279,64 @@ fn plural(n: usize, what: &str) -> String {
     }
 }
 
+/// Rows of buckets processed at the same time, at most (unless one bucket alone has more):
+/// about 1.6 GiB at some 200 bytes a row.
+const ROWS_AT_ONCE: u64 = 8_000_000;
+
+/// Runs `work` on every bucket, largest first, on as many threads as rayon has, but starts a
+/// bucket only while the buckets in work hold at most `ROWS_AT_ONCE` rows: a large dealer is
+/// processed alone (with its inner steps still in parallel) instead of beside another.
+fn in_parallel<T: Send>(rows: &[u64], work: impl Fn(usize) -> Result<T> + Sync) -> Result<Vec<T>> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&b| std::cmp::Reverse(rows[b]));
+    // (buckets not yet started, largest last; rows in work; results)
+    let state = Mutex::new((
+        order.into_iter().rev().collect::<Vec<_>>(),
+        0u64,
+        Vec::new(),
+    ));
+    let turn = Condvar::new();
+    let lock = || {
+        state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    std::thread::scope(|s| {
+        for _ in 0..rayon::current_num_threads() {
+            s.spawn(|| loop {
+                let b = {
+                    let mut st = lock();
+                    loop {
+                        let Some(&b) = st.0.last() else { return };
+                        if st.1 == 0 || st.1 + rows[b] <= ROWS_AT_ONCE {
+                            st.0.pop();
+                            st.1 += rows[b];
+                            break b;
+                        }
+                        st = turn
+                            .wait(st)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    }
+                };
+                let r = work(b);
+                let mut st = lock();
+                st.1 -= rows[b];
+                if r.is_err() {
+                    st.0.clear();
+                }
+                st.2.push((b, r));
+                turn.notify_all();
+            });
+        }
+    });
+    let mut done = state
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .2;
+    done.sort_by_key(|(b, _)| *b);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
 /// Validates, joins, decides and writes the dealers of bucket `b`: eligibility per dealer,
 /// retention as `retention/part-<b>.parquet`; quarantined rows are returned.
 fn bucket(
@@ -317,12 +376,30 @@ fn bucket(
     drop(valid);
 
     let order = cells::sorted_records(&recs);
+    // a dealer's cells are decided and written a row group at a time
     let per_dealer: Vec<(u64, u64, Vec<CellCount>)> = cells::dealer_runs(&recs, &order)
         .into_par_iter()
         .map(|(dealer, range)| {
-            let (mut df, counts) = cells::eligibility(&recs, &order[range], policy, ctx.as_of)?;
-            let bytes = dir.part("eligibility", Some(("dealer_id", &dealer)), &mut df, false)?;
-            Ok((df.height() as u64, bytes, counts))
+            let (mut rows, mut counts, mut file) = (0, Vec::new(), None);
+            for chunk in order[range].chunks(cells::RECORDS_PER_GROUP) {
+                let (mut df, c) = cells::eligibility(&recs, chunk, policy, ctx.as_of)?;
+                let w = match &mut file {
+                    Some(w) => w,
+                    None => file.insert(dir.part_writer(
+                        "eligibility",
+                        ("dealer_id", &dealer),
+                        df.schema(),
+                    )?),
+                };
+                w.write(&mut df)?;
+                rows += df.height() as u64;
+                counts.extend(c);
+            }
+            let bytes = match file {
+                Some(w) => w.finish()?,
+                None => 0,
+            };
+            Ok((rows, bytes, merge_counts(counts.into_iter())))
         })
         .collect::<Result<_>>()?;
     let mut retention = cells::retention(&recs, &order, policy, ctx.as_of)?;

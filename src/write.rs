@@ -77,6 +77,23 @@ impl RunDir {
         write_parquet(&dir.join("part-0.parquet"), df, private)
     }
 
+    /// Starts `<name>/<key>=<value>/part-0.parquet`, to be written a row group at a time (the
+    /// key lives in the folder name only: the frames written must not hold it).
+    pub fn part_writer(
+        &self,
+        name: &str,
+        (key, value): (&str, &str),
+        schema: &Schema,
+    ) -> Result<PartWriter> {
+        let dir = self.tmp.join(name).join(format!("{key}={}", escape(value)));
+        fs::create_dir_all(&dir).map_err(|e| out_err(&dir, e))?;
+        let path = dir.join("part-0.parquet");
+        let writer = options(ParquetWriter::new(create(&path, false)?))
+            .batched(schema)
+            .map_err(|e| polars_err(&path, &e))?;
+        Ok(PartWriter { path, writer })
+    }
+
     /// Writes `<name>/<file>`, one file of a dataset written in parts.
     pub fn part_file(&self, name: &str, file: &str, df: &mut DataFrame) -> Result<u64> {
         let dir = self.tmp.join(name);
@@ -178,19 +195,45 @@ pub fn escape(v: &str) -> String {
     out
 }
 
-fn write_parquet(path: &Path, df: &mut DataFrame, private: bool) -> Result<u64> {
-    let file = create(path, private)?;
-    let bytes = ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
+/// A Parquet file written a row group at a time.
+pub struct PartWriter {
+    path: PathBuf,
+    writer: polars::io::parquet::write::BatchedWriter<fs::File>,
+}
+
+impl PartWriter {
+    /// Writes `df` as one row group.
+    pub fn write(&mut self, df: &mut DataFrame) -> Result<()> {
+        df.rechunk_mut();
+        self.writer
+            .write_batch(df)
+            .map_err(|e| polars_err(&self.path, &e))
+    }
+
+    /// Finishes the file; returns its size.
+    pub fn finish(self) -> Result<u64> {
+        self.writer.finish().map_err(|e| polars_err(&self.path, &e))
+    }
+}
+
+fn options(w: ParquetWriter<fs::File>) -> ParquetWriter<fs::File> {
+    w.with_compression(ParquetCompression::Zstd(None))
         .with_statistics(StatisticsOptions::full())
         .with_row_group_size(Some(ROW_GROUP))
         .set_parallel(false)
+}
+
+fn polars_err(path: &Path, e: &PolarsError) -> Error {
+    Error::Output {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+fn write_parquet(path: &Path, df: &mut DataFrame, private: bool) -> Result<u64> {
+    options(ParquetWriter::new(create(path, private)?))
         .finish(df)
-        .map_err(|e| Error::Output {
-            path: path.to_path_buf(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-    Ok(bytes)
+        .map_err(|e| polars_err(path, &e))
 }
 
 fn create(path: &Path, private: bool) -> Result<fs::File> {
