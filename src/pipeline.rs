@@ -432,6 +432,8 @@ mod tests {
             [policy.terms]
             newsletter = { fax = 12, email = -1 }
             marketing = { email = 1 }
+            [run]
+            buckets = 0
             "#,
             Path::new("."),
         )
@@ -445,6 +447,7 @@ mod tests {
             "`fax`",
             "-1",
             "marketing",
+            "run.buckets: 0",
         ] {
             assert!(all.contains(needle), "{needle} not in:\n{all}");
         }
