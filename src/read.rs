@@ -306,12 +306,22 @@ impl<R: Read> CsvRecords<R> {
     }
 
     fn count_lines(&mut self, bytes_from: usize, bytes_to: usize) {
-        for &b in &self.buf[bytes_from..bytes_to] {
+        let bytes = &self.buf[bytes_from..bytes_to];
+        let Some(&last) = bytes.last() else { return };
+        if memchr::memchr(b'\r', bytes).is_none() {
+            // no CR: every LF ends a line, but one right after a CR ending the last slice
+            let lf = memchr::memchr_iter(b'\n', bytes).count() as u64;
+            self.lines += lf - u64::from(self.prev_cr && bytes[0] == b'\n');
+            self.prev_cr = false;
+            return;
+        }
+        for &b in bytes {
             if b == b'\r' || (b == b'\n' && !self.prev_cr) {
                 self.lines += 1;
             }
             self.prev_cr = b == b'\r';
         }
+        debug_assert_eq!(self.prev_cr, last == b'\r');
     }
 
     /// The next record and the line it starts on.
