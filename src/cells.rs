@@ -234,6 +234,40 @@ fn count(cells: &[Cell], pairs: &[(usize, Channel)]) -> Vec<CellCount> {
         .collect()
 }
 
+/// The cells of an eligibility frame that are eligible by their term and whose `expires_on`
+/// falls within `days` days after `as_of` (in `as_of + 1 ..= as_of + days`), with
+/// `days_left`: the cells a re-permission campaign is for. Cells eligible by an opt-in do not
+/// end with their term, so they are not listed.
+pub fn expiring(cells: &DataFrame, as_of: NaiveDate, days: u32) -> Result<DataFrame> {
+    let from = epoch_days(as_of);
+    let to = from + i32::try_from(days).unwrap_or(i32::MAX - from);
+    let expires = cells.column("expires_on")?.date()?.physical().clone();
+    let term = cells.column("basis")?.str()?;
+    let soon: BooleanChunked = expires
+        .iter()
+        .zip(term.iter())
+        .map(|(e, b)| b == Some(Basis::Term.code()) && e.is_some_and(|e| e > from && e <= to))
+        .collect();
+    let mut out = cells.filter(&soon)?.select([
+        "customer_id",
+        "source",
+        "relation",
+        "category",
+        "channel",
+        "anchor_date",
+        "expires_on",
+    ])?;
+    let left: Int32Chunked = out
+        .column("expires_on")?
+        .date()?
+        .physical()
+        .iter()
+        .map(|e| e.map(|e| e - from))
+        .collect();
+    out.with_column(left.with_name("days_left".into()).into_column())?;
+    Ok(out)
+}
+
 /// The records that must now be erased: an erasure request (`erasure_requested`), or past
 /// `retain_until` with no cell won by an opt-in (`retention_expired`). Sorted like `order`.
 pub fn retention(
@@ -281,4 +315,65 @@ pub fn retention(
                 .into_column(),
         ],
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiring_is_term_cells_due_in_the_next_days() {
+        let as_of = NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
+        let day = |d: i32| epoch_days(as_of) + d;
+        // expires: today, tomorrow, the 30th day, the 31st day, tomorrow (by consent),
+        // tomorrow (not eligible)
+        let expires = [day(0), day(1), day(30), day(31), day(1), day(1)];
+        let basis = [
+            Some("term"),
+            Some("term"),
+            Some("term"),
+            Some("term"),
+            Some("consent"),
+            None,
+        ];
+        let n = expires.len();
+        let text = |name: &str, v: &str| Column::new(name.into(), vec![v; n]);
+        let dates = |name: &str, v: Vec<i32>| {
+            Int32Chunked::from_vec(name.into(), v)
+                .into_date()
+                .into_column()
+        };
+        let cells = DataFrame::new(
+            n,
+            vec![
+                Column::new("customer_id".into(), ["a", "b", "c", "d", "e", "f"]),
+                text("source", "Dealer"),
+                text("relation", "customer"),
+                text("category", "newsletter"),
+                text("channel", "email"),
+                dates("anchor_date", vec![day(-500); n]),
+                dates("expires_on", expires.to_vec()),
+                Column::new("basis".into(), basis),
+            ],
+        )
+        .expect("frame");
+        let soon = expiring(&cells, as_of, 30).expect("expiring");
+        let ids: Vec<Option<&str>> = soon
+            .column("customer_id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(ids, [Some("b"), Some("c")]);
+        let left: Vec<Option<i32>> = soon
+            .column("days_left")
+            .unwrap()
+            .i32()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(left, [Some(1), Some(30)]);
+        assert_eq!(expiring(&cells, as_of, 31).unwrap().height(), 3);
+    }
 }

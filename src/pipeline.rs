@@ -46,6 +46,7 @@ struct RawInput {
 #[derive(Deserialize, Default)]
 struct RawOutput {
     dir: Option<String>,
+    expiring_days: Option<i64>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -177,6 +178,9 @@ pub struct Pipeline {
     pub policy: Policy,
     /// How many buckets of dealers the run splits the extract into (`None`: from its size).
     pub buckets: Option<usize>,
+    /// `expiring/` lists term-based eligible cells whose `expires_on` falls within this many
+    /// days after the as-of date.
+    pub expiring_days: u32,
 }
 
 impl Pipeline {
@@ -232,6 +236,17 @@ impl Pipeline {
             }
             ok
         });
+        let expiring_days = match raw.output.expiring_days.map(u32::try_from) {
+            None => 30,
+            Some(Ok(d @ 1..=3660)) => d,
+            Some(_) => {
+                problems.push(format!(
+                    "output.expiring_days: {} is not a number of days from 1 to 3660",
+                    raw.output.expiring_days.unwrap_or_default()
+                ));
+                30
+            }
+        };
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -243,6 +258,7 @@ impl Pipeline {
             csv,
             policy: Policy { default, dealers },
             buckets,
+            expiring_days,
         })
     }
 }
@@ -434,6 +450,8 @@ mod tests {
             marketing = { email = 1 }
             [run]
             buckets = 0
+            [output]
+            expiring_days = -5
             "#,
             Path::new("."),
         )
@@ -448,6 +466,7 @@ mod tests {
             "-1",
             "marketing",
             "run.buckets: 0",
+            "output.expiring_days: -5",
         ] {
             assert!(all.contains(needle), "{needle} not in:\n{all}");
         }

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use crate::cells;
 use crate::error::{Error, Result};
 use crate::manifest::{CellCount, Input, Manifest, Reading};
-use crate::pipeline::{CsvOptions, Pipeline, Policy};
+use crate::pipeline::Pipeline;
 use crate::progress::Progress;
 use crate::read::{self, file_name, Source};
 use crate::records::{self, Valid};
@@ -97,10 +97,20 @@ pub fn check_extract(job: &Job) -> Result<Vec<(Source, Vec<String>)>> {
 struct Bucket {
     stats: BTreeMap<Table, TableStats>,
     quarantine: Vec<DataFrame>,
-    cells: u64,
-    files: u64,
-    bytes: u64,
+    eligibility: Written,
+    expiring: Written,
     retention: Written,
+    counts: Vec<CellCount>,
+}
+
+/// What one dealer's cells gave.
+#[derive(Default)]
+struct Dealer {
+    cells: u64,
+    cell_bytes: u64,
+    expiring: u64,
+    expiring_files: u64,
+    expiring_bytes: u64,
     counts: Vec<CellCount>,
 }
 
@@ -134,8 +144,9 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         })
     };
     mkdir(&spill)?;
-    // the folder exists even when no record was decided (an extract without valid customers)
+    // the folders exist even when no record was decided (an extract without valid customers)
     mkdir(&dir.tmp.join("eligibility"))?;
+    mkdir(&dir.tmp.join("expiring"))?;
 
     let (dnc_source, sources): (Vec<Source>, Vec<Source>) = sources
         .into_iter()
@@ -159,12 +170,11 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     lap("split");
 
     let bar = progress.count("buckets", buckets as u64);
-    let policy = &job.pipeline.policy;
     let rows: Vec<u64> = (0..buckets)
         .map(|b| routed.iter().map(|r| r.rows[b]).sum())
         .collect();
     let done = in_parallel(&rows, |b| {
-        let r = bucket(b, &routed, &ctx, csv, &numbers, policy, &dir);
+        let r = bucket(b, &routed, &ctx, &job.pipeline, &numbers, &dir);
         bar.inc(1);
         r
     })?;
@@ -206,24 +216,24 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         ));
     }
     let mut outputs = BTreeMap::new();
-    outputs.insert(
-        "eligibility",
-        Written {
-            path: "eligibility".into(),
-            rows: done.iter().map(|b| b.cells).sum(),
-            files: done.iter().map(|b| b.files).sum(),
-            bytes: done.iter().map(|b| b.bytes).sum(),
-        },
-    );
-    outputs.insert(
-        "retention",
-        Written {
-            path: "retention".into(),
-            rows: done.iter().map(|b| b.retention.rows).sum(),
-            files: done.iter().map(|b| b.retention.files).sum(),
-            bytes: done.iter().map(|b| b.retention.bytes).sum(),
-        },
-    );
+    for (name, part) in [
+        (
+            "eligibility",
+            (|b| &b.eligibility) as fn(&Bucket) -> &Written,
+        ),
+        ("expiring", |b| &b.expiring),
+        ("retention", |b| &b.retention),
+    ] {
+        outputs.insert(
+            name,
+            Written {
+                path: name.into(),
+                rows: done.iter().map(|b| part(b).rows).sum(),
+                files: done.iter().map(|b| part(b).files).sum(),
+                bytes: done.iter().map(|b| part(b).bytes).sum(),
+            },
+        );
+    }
     let counts = merge_counts(done.into_iter().flat_map(|b| b.counts));
     progress.step(format!(
         "decided and wrote {} cells",
@@ -343,11 +353,11 @@ fn bucket(
     b: usize,
     routed: &[Routed],
     ctx: &Context,
-    csv: &CsvOptions,
+    pipeline: &Pipeline,
     do_not_call: &PlHashSet<String>,
-    policy: &Policy,
     dir: &write::RunDir,
 ) -> Result<Bucket> {
+    let (csv, policy, expiring_days) = (&pipeline.csv, &pipeline.policy, pipeline.expiring_days);
     let mut stats = BTreeMap::new();
     let mut quarantine = Vec::new();
     let mut valid: BTreeMap<Table, DataFrame> = BTreeMap::new();
@@ -377,29 +387,44 @@ fn bucket(
 
     let order = cells::sorted_records(&recs);
     // a dealer's cells are decided and written a row group at a time
-    let per_dealer: Vec<(u64, u64, Vec<CellCount>)> = cells::dealer_runs(&recs, &order)
+    let per_dealer: Vec<Dealer> = cells::dealer_runs(&recs, &order)
         .into_par_iter()
         .map(|(dealer, range)| {
-            let (mut rows, mut counts, mut file) = (0, Vec::new(), None);
+            let mut d = Dealer::default();
+            let (mut cells_file, mut expiring_file) = (None, None);
             for chunk in order[range].chunks(cells::RECORDS_PER_GROUP) {
                 let (mut df, c) = cells::eligibility(&recs, chunk, policy, ctx.as_of)?;
-                let w = match &mut file {
-                    Some(w) => w,
-                    None => file.insert(dir.part_writer(
-                        "eligibility",
-                        ("dealer_id", &dealer),
-                        df.schema(),
-                    )?),
-                };
-                w.write(&mut df)?;
-                rows += df.height() as u64;
-                counts.extend(c);
+                let mut soon = cells::expiring(&df, ctx.as_of, expiring_days)?;
+                d.cells += df.height() as u64;
+                d.expiring += soon.height() as u64;
+                d.counts.extend(c);
+                for (file, name, df) in [
+                    (&mut cells_file, "eligibility", &mut df),
+                    (&mut expiring_file, "expiring", &mut soon),
+                ] {
+                    if df.height() == 0 {
+                        continue;
+                    }
+                    let w = match file {
+                        Some(w) => w,
+                        None => file.insert(dir.part_writer(
+                            name,
+                            ("dealer_id", &dealer),
+                            df.schema(),
+                        )?),
+                    };
+                    w.write(df)?;
+                }
             }
-            let bytes = match file {
-                Some(w) => w.finish()?,
-                None => 0,
-            };
-            Ok((rows, bytes, merge_counts(counts.into_iter())))
+            if let Some(w) = cells_file {
+                d.cell_bytes = w.finish()?;
+            }
+            if let Some(w) = expiring_file {
+                d.expiring_bytes = w.finish()?;
+                d.expiring_files = 1;
+            }
+            d.counts = merge_counts(d.counts.into_iter());
+            Ok(d)
         })
         .collect::<Result<_>>()?;
     let mut retention = cells::retention(&recs, &order, policy, ctx.as_of)?;
@@ -407,16 +432,25 @@ fn bucket(
     Ok(Bucket {
         stats,
         quarantine,
-        cells: per_dealer.iter().map(|p| p.0).sum(),
-        files: per_dealer.len() as u64,
-        bytes: per_dealer.iter().map(|p| p.1).sum(),
+        eligibility: Written {
+            path: "eligibility".into(),
+            rows: per_dealer.iter().map(|d| d.cells).sum(),
+            files: per_dealer.iter().filter(|d| d.cells > 0).count() as u64,
+            bytes: per_dealer.iter().map(|d| d.cell_bytes).sum(),
+        },
+        expiring: Written {
+            path: "expiring".into(),
+            rows: per_dealer.iter().map(|d| d.expiring).sum(),
+            files: per_dealer.iter().map(|d| d.expiring_files).sum(),
+            bytes: per_dealer.iter().map(|d| d.expiring_bytes).sum(),
+        },
         retention: Written {
             path: "retention".into(),
             rows: retention.height() as u64,
             files: 1,
             bytes,
         },
-        counts: merge_counts(per_dealer.into_iter().flat_map(|p| p.2)),
+        counts: merge_counts(per_dealer.into_iter().flat_map(|d| d.counts)),
     })
 }
 

@@ -16,7 +16,7 @@ pub fn is_trim_char(c: char) -> bool {
 /// The value as the contract reads it: trimmed, and `None` when empty.
 pub fn clean(s: &str) -> Option<&str> {
     // most values start and end with a visible ASCII character: nothing to trim
-    let visible = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_graphic());
+    let visible = |b: Option<&u8>| b.is_some_and(u8::is_ascii_graphic);
     if visible(s.as_bytes().first()) && visible(s.as_bytes().last()) {
         return Some(s);
     }

@@ -1,6 +1,7 @@
 //! Integration tests: the real binary on real files in a temporary folder.
 
 mod cli;
+mod expiring;
 mod generate;
 mod outputs;
 mod rules;
