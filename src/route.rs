@@ -242,8 +242,10 @@ fn route_parquet(
                 Some(pw) => pw,
                 slot => {
                     let p = bucket_path(dir, source, b);
+                    // read back once: no compression, no statistics
                     let w = ParquetWriter::new(create(&p)?)
-                        .with_compression(ParquetCompression::Lz4Raw)
+                        .with_compression(ParquetCompression::Uncompressed)
+                        .with_statistics(StatisticsOptions::empty())
                         .batched(part.schema())
                         .map_err(|e| spill_err(&p, &e))?;
                     slot.insert((p, w))
