@@ -39,9 +39,6 @@ impl Progress {
 
     /// A bar counting bytes; hidden when quiet or when stderr is not a terminal.
     pub fn bytes(&self, label: &str, total: u64) -> ProgressBar {
-        if self.quiet {
-            return ProgressBar::hidden();
-        }
         self.bar(
             label,
             total,
@@ -51,13 +48,13 @@ impl Progress {
 
     /// A bar counting things done of `total`; hidden like `bytes`.
     pub fn count(&self, label: &str, total: u64) -> ProgressBar {
-        if self.quiet {
-            return ProgressBar::hidden();
-        }
         self.bar(label, total, "{msg} {wide_bar} {pos}/{len} ({eta} left)")
     }
 
     fn bar(&self, label: &str, total: u64, template: &str) -> ProgressBar {
+        if self.quiet {
+            return ProgressBar::hidden();
+        }
         let bar = self.bars.add(ProgressBar::new(total));
         let style =
             ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar());
@@ -72,7 +69,7 @@ impl Progress {
 }
 
 /// Resident memory of this process in MiB, where /proc tells it.
-pub fn resident_mib() -> Option<u64> {
+fn resident_mib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: u64 = status
         .lines()

@@ -293,8 +293,8 @@ impl<R: Read> CsvRecords<R> {
         &raw[..end]
     }
 
-    pub(crate) fn inner(&self) -> &R {
-        &self.inner
+    pub(crate) fn into_inner(self) -> R {
+        self.inner
     }
 
     fn fill(&mut self) -> std::io::Result<()> {
@@ -445,7 +445,7 @@ fn read_csv(source: &Source, csv: &CsvOptions, progress: &Progress) -> Result<Ra
     let positions = positions(source, &header)?;
     let df = csv_frame(&mut rdr, header.len(), false, csv, &source.path, total / 64)?;
     bar.finish_and_clear();
-    let hashing = rdr.inner;
+    let hashing = rdr.into_inner();
     Ok(RawTable {
         source: source.clone(),
         header,

@@ -25,6 +25,7 @@ use crate::pipeline::{hex, CsvOptions, MAX_BUCKETS};
 use crate::progress::Progress;
 use crate::read::{self, file_col, file_name, Format, RawTable, Source};
 use crate::values::clean;
+use crate::write;
 
 /// Input per bucket that `buckets` aims for, counting a Parquet byte as five CSV bytes.
 const BUCKET_BYTES: u64 = 64 << 20;
@@ -95,24 +96,6 @@ fn bucket_path(dir: &Path, source: &Source, bucket: usize) -> PathBuf {
     dir.join(format!("{}-{bucket:04}.{ext}", source.table))
 }
 
-fn create(path: &Path) -> Result<File> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path).map_err(|e| spill_err(path, &e))
-}
-
-fn spill_err(path: &Path, e: &dyn std::fmt::Display) -> Error {
-    Error::Output {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
-    }
-}
-
 fn dealer_position(source: &Source, positions: &[Option<usize>]) -> Result<usize> {
     source
         .table
@@ -158,7 +141,7 @@ fn route_csv(
             Some(pw) => pw,
             slot => {
                 let p = bucket_path(dir, source, b);
-                let w = BufWriter::with_capacity(1 << 16, create(&p)?);
+                let w = BufWriter::with_capacity(1 << 16, write::create(&p, true)?);
                 slot.insert((p, w))
             }
         };
@@ -168,22 +151,26 @@ fn route_csv(
         w.write_all(&number)
             .and_then(|()| w.write_all(rdr.raw()))
             .and_then(|()| w.write_all(b"\n"))
-            .map_err(|e| spill_err(p, &e))?;
+            .map_err(|e| write::output_error(p, &e))?;
     }
     bar.finish_and_clear();
     let files = out
         .into_iter()
         .map(|pw| {
-            pw.map(|(p, mut w)| w.flush().map_err(|e| spill_err(&p, &e)).map(|()| p))
-                .transpose()
+            pw.map(|(p, mut w)| {
+                w.flush()
+                    .map_err(|e| write::output_error(&p, &e))
+                    .map(|()| p)
+            })
+            .transpose()
         })
         .collect::<Result<_>>()?;
-    let hashing = rdr.inner();
+    let hashing = rdr.into_inner();
     Ok(Routed {
         source: source.clone(),
         header,
         positions,
-        sha256: hex(&hashing.hash.clone().finalize()),
+        sha256: hex(&hashing.hash.finalize()),
         bytes: hashing.bytes,
         files,
         rows,
@@ -243,23 +230,28 @@ fn route_parquet(
                 slot => {
                     let p = bucket_path(dir, source, b);
                     // read back once: no compression, no statistics
-                    let w = ParquetWriter::new(create(&p)?)
+                    let w = ParquetWriter::new(write::create(&p, true)?)
                         .with_compression(ParquetCompression::Uncompressed)
                         .with_statistics(StatisticsOptions::empty())
                         .batched(part.schema())
-                        .map_err(|e| spill_err(&p, &e))?;
+                        .map_err(|e| write::output_error(&p, &e))?;
                     slot.insert((p, w))
                 }
             };
-            w.write_batch(&part).map_err(|e| spill_err(p, &e))?;
+            w.write_batch(&part)
+                .map_err(|e| write::output_error(p, &e))?;
         }
     }
     bar.finish_and_clear();
     let files = out
         .into_iter()
         .map(|pw| {
-            pw.map(|(p, w)| w.finish().map_err(|e| spill_err(&p, &e)).map(|_| p))
-                .transpose()
+            pw.map(|(p, w)| {
+                w.finish()
+                    .map_err(|e| write::output_error(&p, &e))
+                    .map(|_| p)
+            })
+            .transpose()
         })
         .collect::<Result<_>>()?;
     Ok(Routed {
@@ -286,17 +278,17 @@ pub fn load(r: &Routed, bucket: usize, csv: &CsvOptions) -> Result<RawTable> {
         }
         Some(p) => match r.source.format {
             Format::Csv => {
-                let file = File::open(p).map_err(|e| spill_err(p, &e))?;
+                let file = File::open(p).map_err(|e| write::output_error(p, &e))?;
                 let mut rdr =
                     read::CsvRecords::new(BufReader::with_capacity(1 << 16, file), csv.delimiter);
                 let hint = std::fs::metadata(p).map_or(0, |m| m.len()) / 64;
                 read::csv_frame(&mut rdr, width, true, csv, &r.source.path, hint)?
             }
             Format::Parquet => {
-                let file = File::open(p).map_err(|e| spill_err(p, &e))?;
+                let file = File::open(p).map_err(|e| write::output_error(p, &e))?;
                 ParquetReader::new(file)
                     .finish()
-                    .map_err(|e| spill_err(p, &e))?
+                    .map_err(|e| write::output_error(p, &e))?
             }
         },
     };

@@ -157,12 +157,14 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         .map(|s| route::route(s, csv, buckets, &spill, progress))
         .collect::<Result<_>>()?;
     let mut dnc = None;
+    let mut inputs = Vec::new();
     for s in &dnc_source {
         let raw = read::read(s, csv, progress)?;
         let c = validate::check(&raw, &ctx, None, records::columns_used(s.table))?;
-        dnc = Some((c, input(s, raw.sha256, raw.bytes)));
+        inputs.push(input(s, raw.sha256, raw.bytes, c.stats.clone()));
+        dnc = Some(c);
     }
-    let numbers = records::do_not_call(dnc.as_ref().map(|(c, _)| &c.valid))?;
+    let numbers = records::do_not_call(dnc.as_ref().map(|c| &c.valid))?;
     progress.step(format!(
         "split {} into {buckets} buckets of dealers",
         plural(routed.len(), "table")
@@ -182,28 +184,17 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     let _ = std::fs::remove_dir_all(&spill);
 
     // per table: the buckets' counts added up
-    let mut inputs: Vec<Input> = routed
-        .iter()
-        .map(|r| input(&r.source, r.sha256.clone(), r.bytes))
-        .collect();
-    for i in &mut inputs {
-        let table = Table::ALL
-            .into_iter()
-            .find(|t| t.name() == i.table)
-            .expect("inputs are of known tables");
+    for r in &routed {
+        let mut stats = TableStats::default();
         for b in &done {
-            if let Some(s) = b.stats.get(&table) {
-                i.stats.add(s);
+            if let Some(s) = b.stats.get(&r.source.table) {
+                stats.add(s);
             }
         }
+        inputs.push(input(&r.source, r.sha256.clone(), r.bytes, stats));
     }
-    let mut quarantine_parts: Vec<DataFrame> =
-        done.iter().flat_map(|b| b.quarantine.clone()).collect();
-    if let Some((c, mut i)) = dnc {
-        i.stats = c.stats;
-        quarantine_parts.push(c.quarantine);
-        inputs.push(i);
-    }
+    let mut quarantine_parts: Vec<&DataFrame> = done.iter().flat_map(|b| &b.quarantine).collect();
+    quarantine_parts.extend(dnc.as_ref().map(|c| &c.quarantine));
     inputs.sort_by_key(|i| Table::ALL.iter().position(|t| t.name() == i.table));
     for i in &inputs {
         progress.step(format!(
@@ -234,7 +225,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
             },
         );
     }
-    let counts = merge_counts(done.into_iter().flat_map(|b| b.counts));
+    let counts = merge_counts(done.iter().flat_map(|b| b.counts.iter().cloned()));
     progress.step(format!(
         "decided and wrote {} cells",
         outputs["eligibility"].rows
@@ -242,7 +233,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     lap("buckets");
     fail_point("eligibility_written");
 
-    let quarantine = quarantine(quarantine_parts.iter())?;
+    let quarantine = quarantine(quarantine_parts.into_iter())?;
     outputs.insert("quarantine", dir.dataset("quarantine", &quarantine, true)?);
     lap("write");
 
@@ -270,14 +261,14 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     Ok(Report { folder, manifest })
 }
 
-fn input(s: &Source, sha256: String, bytes: u64) -> Input {
+fn input(s: &Source, sha256: String, bytes: u64, stats: TableStats) -> Input {
     Input {
         table: s.table.name(),
         path: absolute(&s.path),
         format: s.format,
         sha256,
         bytes,
-        stats: TableStats::default(),
+        stats,
     }
 }
 

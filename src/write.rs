@@ -90,7 +90,7 @@ impl RunDir {
         let path = dir.join("part-0.parquet");
         let writer = options(ParquetWriter::new(create(&path, false)?))
             .batched(schema)
-            .map_err(|e| polars_err(&path, &e))?;
+            .map_err(|e| output_error(&path, &e))?;
         Ok(PartWriter { path, writer })
     }
 
@@ -207,12 +207,14 @@ impl PartWriter {
         df.rechunk_mut();
         self.writer
             .write_batch(df)
-            .map_err(|e| polars_err(&self.path, &e))
+            .map_err(|e| output_error(&self.path, &e))
     }
 
     /// Finishes the file; returns its size.
     pub fn finish(self) -> Result<u64> {
-        self.writer.finish().map_err(|e| polars_err(&self.path, &e))
+        self.writer
+            .finish()
+            .map_err(|e| output_error(&self.path, &e))
     }
 }
 
@@ -223,7 +225,8 @@ fn options(w: ParquetWriter<fs::File>) -> ParquetWriter<fs::File> {
         .set_parallel(false)
 }
 
-fn polars_err(path: &Path, e: &PolarsError) -> Error {
+/// An output error from something other than `std::io` (polars' writer).
+pub(crate) fn output_error(path: &Path, e: &dyn std::fmt::Display) -> Error {
     Error::Output {
         path: path.to_path_buf(),
         source: std::io::Error::other(e.to_string()),
@@ -233,10 +236,10 @@ fn polars_err(path: &Path, e: &PolarsError) -> Error {
 fn write_parquet(path: &Path, df: &mut DataFrame, private: bool) -> Result<u64> {
     options(ParquetWriter::new(create(path, private)?))
         .finish(df)
-        .map_err(|e| polars_err(path, &e))
+        .map_err(|e| output_error(path, &e))
 }
 
-fn create(path: &Path, private: bool) -> Result<fs::File> {
+pub(crate) fn create(path: &Path, private: bool) -> Result<fs::File> {
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
