@@ -12,7 +12,7 @@ use eligibility::read::{self, RawTable, Source};
 use eligibility::records::{self, Valid};
 use eligibility::schema::Table;
 use eligibility::validate::{self, Checked, Context, CustomerIndex};
-use eligibility::{cells, generate, write};
+use eligibility::{audience, cells, generate, write};
 
 fn stages(c: &mut Criterion) {
     let as_of = NaiveDate::from_ymd_opt(2026, 11, 22).expect("a date");
@@ -61,8 +61,9 @@ fn stages(c: &mut Criterion) {
     let check = |t: Table| -> Checked {
         validate::check(&raw(t), &ctx, Some(&index), records::columns_used(t)).expect("check")
     };
-    let (inv, prefs, reqs, dnc) = (
+    let (inv, veh, prefs, reqs, dnc) = (
         check(Table::Invoices),
+        check(Table::Vehicles),
         check(Table::Preferences),
         check(Table::Requests),
         check(Table::DoNotCall),
@@ -71,6 +72,7 @@ fn stages(c: &mut Criterion) {
     let valid = Valid {
         customers: &customers.valid,
         invoices: &inv.valid,
+        vehicles: Some(&veh.valid),
         preferences: Some(&prefs.valid),
         requests: Some(&reqs.valid),
         do_not_call: &numbers,
@@ -83,10 +85,17 @@ fn stages(c: &mut Criterion) {
     let joined = records::build(&valid).expect("join");
     let order = cells::sorted_records(&joined);
     let policy = Policy::default();
-    let (cells_df, _) = cells::eligibility(&joined, &order, &policy, as_of).expect("decide");
+    let decided = cells::decide_cells(&joined, &order, &policy, as_of);
+    let (cells_df, _) = cells::eligibility(&joined, &decided).expect("frame");
     g.throughput(Throughput::Elements(cells_df.height() as u64));
     g.bench_function("decide", |b| {
-        b.iter(|| black_box(cells::eligibility(&joined, &order, &policy, as_of).expect("decide")));
+        b.iter(|| {
+            let decided = cells::decide_cells(&joined, &order, &policy, as_of);
+            black_box(cells::eligibility(&joined, &decided).expect("frame"))
+        });
+    });
+    g.bench_function("audiences", |b| {
+        b.iter(|| black_box(audience::audiences(&joined, &decided).expect("audiences")));
     });
 
     let out = dir.path().join("out");

@@ -52,7 +52,7 @@ pub fn record_facts(
                     .and_then(|w| w[ci * 5 + ch as usize])
                     .map(|c| c.preference),
                 reachable: reach.channel(ch),
-                all_numbers_do_not_call: ch == Channel::Phone && reach.all_numbers_do_not_call,
+                all_numbers_do_not_call: ch == Channel::Phone && reach.all_numbers_do_not_call(),
                 needs_consent: cell.explicit_consent,
                 past_term: as_of >= expires,
             };
@@ -63,22 +63,42 @@ pub fn record_facts(
 }
 
 /// One decided cell, compactly.
-struct Cell {
-    rid: u32,
-    /// index into `sorted_pairs()`
-    pair: u8,
-    expires: i32,
-    decision: Decision,
+#[derive(Clone, Copy, Debug)]
+pub struct Cell {
+    pub rid: u32,
+    /// index into `PAIRS`
+    pub pair: u8,
+    /// days since the epoch
+    pub expires: i32,
+    pub decision: Decision,
+}
+
+impl Cell {
+    pub fn category(&self) -> usize {
+        PAIRS[self.pair as usize].0
+    }
+
+    pub fn channel(&self) -> Channel {
+        PAIRS[self.pair as usize].1
+    }
 }
 
 /// (category index, channel) pairs in the output's sort order: by category name, then
 /// channel name.
-fn sorted_pairs() -> Vec<(usize, Channel)> {
+pub static PAIRS: std::sync::LazyLock<Vec<(usize, Channel)>> = std::sync::LazyLock::new(|| {
     let mut pairs: Vec<(usize, Channel)> = (0..CATEGORIES.len())
         .flat_map(|ci| Channel::ALL.map(|ch| (ci, ch)))
         .collect();
     pairs.sort_by_key(|(ci, ch)| (CATEGORIES[*ci], ch.name()));
     pairs
+});
+
+/// The index into `PAIRS` of (category index, channel).
+pub fn pair_of(ci: usize, ch: Channel) -> u8 {
+    PAIRS
+        .iter()
+        .position(|p| *p == (ci, ch))
+        .expect("all pairs") as u8
 }
 
 /// Records decided and written together: their cells (at most 20 each) make a Parquet row
@@ -109,23 +129,9 @@ pub fn dealer_runs(r: &Records, order: &[u32]) -> Vec<(String, std::ops::Range<u
     runs
 }
 
-/// The eligibility frame of the records `order` lists (one dealer's, when written: the
-/// dealer_id lives in the partition's folder name): customer_id, source, relation,
-/// category, channel, anchor_date, expires_on, eligible, basis, reason; in `order`, and
-/// each record's cells by category, then channel.
-pub fn eligibility(
-    r: &Records,
-    order: &[u32],
-    policy: &Policy,
-    as_of: NaiveDate,
-) -> Result<(DataFrame, Vec<CellCount>)> {
-    let pairs = sorted_pairs();
-    let pair_of = |ci: usize, ch: Channel| {
-        pairs
-            .iter()
-            .position(|p| *p == (ci, ch))
-            .expect("all pairs") as u8
-    };
+/// Every cell of the records `order` lists, decided: in `order`, and each record's cells by
+/// category, then channel.
+pub fn decide_cells(r: &Records, order: &[u32], policy: &Policy, as_of: NaiveDate) -> Vec<Cell> {
     let mut rank = [[0u8; 5]; 5];
     for (ci, row) in rank.iter_mut().enumerate() {
         for ch in Channel::ALL {
@@ -133,7 +139,7 @@ pub fn eligibility(
         }
     }
     let dealers = r.dealer_ids();
-    let cells: Vec<Cell> = order
+    order
         .par_iter()
         .flat_map_iter(|&rid| {
             let terms = policy.for_dealer(dealers.get(rid as usize).unwrap_or_default());
@@ -149,8 +155,14 @@ pub fn eligibility(
             cells.sort_unstable_by_key(|c| c.pair);
             cells
         })
-        .collect();
+        .collect()
+}
 
+/// The eligibility frame of `cells` (one dealer's, when written: the dealer_id lives in the
+/// partition's folder name): customer_id, source, relation, category, channel, anchor_date,
+/// expires_on, eligible, basis, reason; and the cells counted per category x channel x
+/// outcome.
+pub fn eligibility(r: &Records, cells: &[Cell]) -> Result<(DataFrame, Vec<CellCount>)> {
     let take = |col: &str| -> Result<Column> {
         let idx = IdxCa::from_vec("i".into(), cells.iter().map(|c| c.rid as IdxSize).collect());
         Ok(r.ids.column(col)?.take(&idx)?)
@@ -172,8 +184,8 @@ pub fn eligibility(
             r.relation[c.rid as usize] == Relation::Prospect,
         ))
     };
-    let category = |c: &Cell| Some(pairs[c.pair as usize].0);
-    let channel = |c: &Cell| Some(pairs[c.pair as usize].1 as usize);
+    let category = |c: &Cell| Some(c.category());
+    let channel = |c: &Cell| Some(c.channel() as usize);
     let basis = |c: &Cell| match c.decision {
         Decision::Eligible(b) => Some(usize::from(b == Basis::Term)),
         Decision::NotEligible(_) => None,
@@ -207,10 +219,10 @@ pub fn eligibility(
         pick(&basis_words, "basis", &basis)?,
         pick(&reasons, "reason", &reason)?,
     ];
-    Ok((DataFrame::new(n, columns)?, count(&cells, &pairs)))
+    Ok((DataFrame::new(n, columns)?, count(cells)))
 }
 
-fn count(cells: &[Cell], pairs: &[(usize, Channel)]) -> Vec<CellCount> {
+fn count(cells: &[Cell]) -> Vec<CellCount> {
     let mut counts: BTreeMap<(u8, Decision), u64> = BTreeMap::new();
     for c in cells {
         *counts.entry((c.pair, c.decision)).or_insert(0) += 1;
@@ -218,7 +230,7 @@ fn count(cells: &[Cell], pairs: &[(usize, Channel)]) -> Vec<CellCount> {
     counts
         .into_iter()
         .map(|((pair, d), cells)| {
-            let (ci, ch) = pairs[pair as usize];
+            let (ci, ch) = PAIRS[pair as usize];
             let (eligible, outcome) = match d {
                 Decision::Eligible(b) => (true, b.code()),
                 Decision::NotEligible(x) => (false, x.code()),

@@ -2,9 +2,11 @@
 //! decision per customer record x category x channel, as `../shared/CONTRACT.md` specifies.
 //!
 //! The stages, in the data's order: `read` (files to frames), `validate` (quarantine),
-//! `records` (joins), `cells` with `decide` (the decision table), `write` (the run folder),
-//! `manifest`. `run` strings them together; `cli` is the command line.
+//! `records` (joins), `cells` with `decide` (the decision table), `audience` (contact points
+//! of eligible cells), `write` (the run folder), `manifest`; `changes` compares with the
+//! previous run and `explain` tells one record's story. `run` strings them together; `cli` is the command line.
 
+pub mod audience;
 pub mod cells;
 pub mod cli;
 pub mod contact;

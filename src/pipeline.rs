@@ -47,6 +47,7 @@ struct RawInput {
 struct RawOutput {
     dir: Option<String>,
     expiring_days: Option<i64>,
+    audiences_csv: Option<bool>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -181,6 +182,8 @@ pub struct Pipeline {
     /// `expiring/` lists term-based eligible cells whose `expires_on` falls within this many
     /// days after the as-of date.
     pub expiring_days: u32,
+    /// Also write `audiences_csv/`: the audiences as `;`-separated UTF-8 CSV files.
+    pub audiences_csv: bool,
 }
 
 impl Pipeline {
@@ -259,6 +262,7 @@ impl Pipeline {
             policy: Policy { default, dealers },
             buckets,
             expiring_days,
+            audiences_csv: raw.output.audiences_csv.unwrap_or(false),
         })
     }
 }

@@ -42,27 +42,59 @@ pub struct Requests {
     pub restriction: bool,
 }
 
-/// Which channels a record can be reached on.
+/// Which of a record's two number columns a phone contact point comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumberField {
+    Phone,
+    Mobile,
+}
+
+impl NumberField {
+    pub fn column(self) -> &'static str {
+        match self {
+            NumberField::Phone => "phone",
+            NumberField::Mobile => "mobile",
+        }
+    }
+}
+
+/// Which channels a record can be reached on, and for phone and sms, which number.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Reach {
     pub email: bool,
-    pub sms: bool,
     pub app: bool,
     pub post: bool,
-    /// some valid phone number
-    pub phone: bool,
-    /// every valid phone number is on do_not_call
-    pub all_numbers_do_not_call: bool,
+    /// sms: the first of `mobile`, `phone` that is a valid mobile number
+    pub sms: Option<NumberField>,
+    /// the first of `phone`, `mobile` that is a valid number
+    pub phone_first: Option<NumberField>,
+    /// the first of `phone`, `mobile` that is a valid number not on do_not_call
+    pub phone_free: Option<NumberField>,
 }
 
 impl Reach {
     pub fn channel(&self, c: Channel) -> bool {
         match c {
             Channel::Email => self.email,
-            Channel::Sms => self.sms,
+            Channel::Sms => self.sms.is_some(),
             Channel::App => self.app,
             Channel::Post => self.post,
-            Channel::Phone => self.phone,
+            Channel::Phone => self.phone_first.is_some(),
+        }
+    }
+
+    /// Every valid phone number is on do_not_call (and there is one).
+    pub fn all_numbers_do_not_call(&self) -> bool {
+        self.phone_first.is_some() && self.phone_free.is_none()
+    }
+
+    /// The number a phone cell calls: with an opt-in, the first valid one; otherwise the
+    /// first not on do_not_call.
+    pub fn phone(&self, opt_in: bool) -> Option<NumberField> {
+        if opt_in {
+            self.phone_first
+        } else {
+            self.phone_free
         }
     }
 }
@@ -71,6 +103,12 @@ impl Reach {
 pub struct Records {
     /// `dealer_id`, `customer_id`, `source` (default `Dealer`).
     pub ids: DataFrame,
+    /// The valid customers rows, by `rid` (names, addresses, numbers: for contact points).
+    pub customers: DataFrame,
+    /// The valid vehicles that name a record, sorted by `rid` then `vehicle_id`; the
+    /// vehicles of record `rid` are rows `vehicle_rows[rid]..vehicle_rows[rid + 1]`.
+    pub vehicles: DataFrame,
+    pub vehicle_rows: Vec<u32>,
     pub relation: Vec<Relation>,
     /// Days since the epoch: last valid invoice, or `registered_on` for a prospect.
     pub anchor: Vec<i32>,
@@ -126,7 +164,16 @@ pub fn columns_used(table: Table) -> Option<&'static [&'static str]> {
     match table {
         Table::Customers => None,
         Table::Invoices => Some(&["line", "rid", "invoice_date"]),
-        Table::Vehicles => Some(&["line"]),
+        Table::Vehicles => Some(&[
+            "line",
+            "rid",
+            "vehicle_id",
+            "license_plate",
+            "make",
+            "model",
+            "first_registration_on",
+            "apk_due_on",
+        ]),
         Table::Preferences => Some(&[
             "line",
             "rid",
@@ -144,6 +191,7 @@ pub fn columns_used(table: Table) -> Option<&'static [&'static str]> {
 pub struct Valid<'a> {
     pub customers: &'a DataFrame,
     pub invoices: &'a DataFrame,
+    pub vehicles: Option<&'a DataFrame>,
     pub preferences: Option<&'a DataFrame>,
     pub requests: Option<&'a DataFrame>,
     /// The valid do_not_call numbers, in E.164.
@@ -237,8 +285,12 @@ pub fn build(v: &Valid) -> Result<Records> {
         Some(p) => winners(p, &relation)?,
         None => PlHashMap::default(),
     };
+    let (vehicles, vehicle_rows) = vehicles(v.vehicles, n)?;
     Ok(Records {
         ids,
+        customers: c.clone(),
+        vehicles,
+        vehicle_rows,
         relation,
         anchor,
         deceased,
@@ -264,12 +316,23 @@ fn reach(c: &DataFrame, dnc: &PlHashSet<String>) -> Result<Vec<Reach>> {
     Ok((0..c.height())
         .into_par_iter()
         .map(|i| {
-            let numbers = [phone[i], mobile[i]].map(|s| s.and_then(contact::phone));
-            let valid: Vec<&contact::Phone> = numbers.iter().flatten().collect();
+            use NumberField::{Mobile, Phone};
+            let numbers = [(Phone, phone[i]), (Mobile, mobile[i])]
+                .map(|(f, s)| (f, s.and_then(contact::phone)));
+            let first = |ok: &dyn Fn(&contact::Phone) -> bool| {
+                numbers
+                    .iter()
+                    .find(|(_, p)| p.as_ref().is_some_and(ok))
+                    .map(|(f, _)| *f)
+            };
             Reach {
                 email: email[i].and_then(contact::email).is_some(),
-                // mobile first, then phone: either way, some valid mobile number
-                sms: valid.iter().any(|p| p.mobile),
+                // mobile first, then phone
+                sms: numbers
+                    .iter()
+                    .rev()
+                    .find(|(_, p)| p.as_ref().is_some_and(|p| p.mobile))
+                    .map(|(f, _)| *f),
                 app: app[i].is_some(),
                 post: contact::has_postal_address(
                     street[i],
@@ -278,12 +341,30 @@ fn reach(c: &DataFrame, dnc: &PlHashSet<String>) -> Result<Vec<Reach>> {
                     city[i],
                     country[i],
                 ),
-                phone: !valid.is_empty(),
-                all_numbers_do_not_call: !valid.is_empty()
-                    && valid.iter().all(|p| dnc.contains(&p.e164)),
+                phone_first: first(&|_| true),
+                phone_free: first(&|p| !dnc.contains(&p.e164)),
             }
         })
         .collect())
+}
+
+/// The valid vehicles that name a record, sorted by `rid` and `vehicle_id`, with the first
+/// row of each of the `n` records (and the end).
+fn vehicles(v: Option<&DataFrame>, n: usize) -> Result<(DataFrame, Vec<u32>)> {
+    let Some(v) = v else {
+        return Ok((DataFrame::empty(), vec![0; n + 1]));
+    };
+    let v = v
+        .filter(&v.column("rid")?.is_not_null())?
+        .sort(["rid", "vehicle_id"], SortMultipleOptions::default())?;
+    let mut rows = vec![0u32; n + 1];
+    for rid in v.column("rid")?.u32()?.iter().flatten() {
+        rows[rid as usize + 1] += 1;
+    }
+    for i in 0..n {
+        rows[i + 1] += rows[i];
+    }
+    Ok((v, rows))
 }
 
 /// The winning preference of each cell of each record that has preferences.

@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use crate::audience;
 use crate::cells;
 use crate::error::{Error, Result};
 use crate::manifest::{CellCount, Input, Manifest, Reading};
@@ -97,21 +98,115 @@ pub fn check_extract(job: &Job) -> Result<Vec<(Source, Vec<String>)>> {
 struct Bucket {
     stats: BTreeMap<Table, TableStats>,
     quarantine: Vec<DataFrame>,
-    eligibility: Written,
-    expiring: Written,
-    retention: Written,
+    written: Outputs,
     counts: Vec<CellCount>,
 }
 
-/// What one dealer's cells gave.
-#[derive(Default)]
-struct Dealer {
-    cells: u64,
-    cell_bytes: u64,
-    expiring: u64,
-    expiring_files: u64,
-    expiring_bytes: u64,
-    counts: Vec<CellCount>,
+/// What was written per output dataset.
+type Outputs = BTreeMap<&'static str, Written>;
+
+fn add_outputs(into: &mut Outputs, from: &Outputs) {
+    for (name, w) in from {
+        let t = into.entry(name).or_insert_with(|| Written {
+            path: (*name).to_string(),
+            ..Written::default()
+        });
+        t.rows += w.rows;
+        t.files += w.files;
+        t.bytes += w.bytes;
+    }
+}
+
+/// The files of one dealer's partitions, each opened when its first rows come.
+struct DealerFiles<'a> {
+    dir: &'a write::RunDir,
+    dealer: &'a str,
+    csv: bool,
+    parquet: BTreeMap<(&'static str, Option<u8>), (write::PartWriter, u64)>,
+    csv_files: BTreeMap<u8, (write::CsvPart, u64)>,
+}
+
+impl<'a> DealerFiles<'a> {
+    fn new(dir: &'a write::RunDir, dealer: &'a str, csv: bool) -> DealerFiles<'a> {
+        DealerFiles {
+            dir,
+            dealer,
+            csv,
+            parquet: BTreeMap::new(),
+            csv_files: BTreeMap::new(),
+        }
+    }
+
+    /// Writes `df` as a row group of dataset `name`, partitioned by dealer and, with `pair`
+    /// (an index into `cells::PAIRS`), by category and channel; audiences also to CSV when
+    /// asked.
+    fn write(&mut self, name: &'static str, pair: Option<u8>, df: &mut DataFrame) -> Result<()> {
+        if df.height() == 0 {
+            return Ok(());
+        }
+        let private = name == "audiences";
+        let (category, channel) = pair.map_or(("", ""), |p| {
+            let (ci, ch) = cells::PAIRS[p as usize];
+            (CATEGORIES[ci], ch.name())
+        });
+        let (w, rows) = match self.parquet.entry((name, pair)) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let mut partition = vec![("dealer_id", self.dealer)];
+                if pair.is_some() {
+                    partition.extend([("category", category), ("channel", channel)]);
+                }
+                let w = self
+                    .dir
+                    .part_writer(name, &partition, df.schema(), private)?;
+                e.insert((w, 0))
+            }
+        };
+        *rows += df.height() as u64;
+        w.write(df)?;
+        if let (true, true, Some(p)) = (self.csv, private, pair) {
+            let (w, rows) = match self.csv_files.entry(p) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    let dir = self
+                        .dir
+                        .partition_dir("audiences_csv", &[("dealer_id", self.dealer)])?;
+                    let mut header = vec!["dealer_id", "category", "channel"];
+                    header.extend(audience::COLUMNS);
+                    let path = dir.join(format!("{category}-{channel}.csv"));
+                    e.insert((write::CsvPart::create(&path, &header)?, 0))
+                }
+            };
+            *rows += df.height() as u64;
+            w.write(&[self.dealer, category, channel], df)?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Outputs> {
+        let mut out = Outputs::new();
+        let mut count = |name: &'static str, rows: u64, bytes: u64| {
+            add_outputs(
+                &mut out,
+                &BTreeMap::from([(
+                    name,
+                    Written {
+                        path: name.to_string(),
+                        rows,
+                        files: 1,
+                        bytes,
+                    },
+                )]),
+            );
+        };
+        for ((name, _), (w, rows)) in self.parquet {
+            count(name, rows, w.finish()?);
+        }
+        for (w, rows) in self.csv_files.into_values() {
+            count("audiences_csv", rows, w.finish()?);
+        }
+        Ok(out)
+    }
 }
 
 /// Runs the job and publishes `<out>/as_of=DATE/`.
@@ -147,6 +242,10 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     // the folders exist even when no record was decided (an extract without valid customers)
     mkdir(&dir.tmp.join("eligibility"))?;
     mkdir(&dir.tmp.join("expiring"))?;
+    mkdir(&dir.tmp.join("audiences"))?;
+    if job.pipeline.audiences_csv {
+        mkdir(&dir.tmp.join("audiences_csv"))?;
+    }
 
     let (dnc_source, sources): (Vec<Source>, Vec<Source>) = sources
         .into_iter()
@@ -206,24 +305,22 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
             i.stats.exact_duplicates
         ));
     }
-    let mut outputs = BTreeMap::new();
-    for (name, part) in [
-        (
-            "eligibility",
-            (|b| &b.eligibility) as fn(&Bucket) -> &Written,
-        ),
-        ("expiring", |b| &b.expiring),
-        ("retention", |b| &b.retention),
-    ] {
+    let mut outputs = Outputs::new();
+    let csv_out = job.pipeline.audiences_csv.then_some("audiences_csv");
+    for name in ["eligibility", "expiring", "audiences", "retention"]
+        .into_iter()
+        .chain(csv_out)
+    {
         outputs.insert(
             name,
             Written {
                 path: name.into(),
-                rows: done.iter().map(|b| part(b).rows).sum(),
-                files: done.iter().map(|b| part(b).files).sum(),
-                bytes: done.iter().map(|b| part(b).bytes).sum(),
+                ..Written::default()
             },
         );
+    }
+    for b in &done {
+        add_outputs(&mut outputs, &b.written);
     }
     let counts = merge_counts(done.iter().flat_map(|b| b.counts.iter().cloned()));
     progress.step(format!(
@@ -370,6 +467,7 @@ fn bucket(
     let recs = records::build(&Valid {
         customers: valid.get(&Table::Customers).unwrap_or(&empty),
         invoices: valid.get(&Table::Invoices).unwrap_or(&empty),
+        vehicles: valid.get(&Table::Vehicles),
         preferences: valid.get(&Table::Preferences),
         requests: valid.get(&Table::Requests),
         do_not_call,
@@ -378,70 +476,45 @@ fn bucket(
 
     let order = cells::sorted_records(&recs);
     // a dealer's cells are decided and written a row group at a time
-    let per_dealer: Vec<Dealer> = cells::dealer_runs(&recs, &order)
+    let per_dealer: Vec<(Outputs, Vec<CellCount>)> = cells::dealer_runs(&recs, &order)
         .into_par_iter()
         .map(|(dealer, range)| {
-            let mut d = Dealer::default();
-            let (mut cells_file, mut expiring_file) = (None, None);
+            let mut files = DealerFiles::new(dir, &dealer, pipeline.audiences_csv);
+            let mut counts = Vec::new();
             for chunk in order[range].chunks(cells::RECORDS_PER_GROUP) {
-                let (mut df, c) = cells::eligibility(&recs, chunk, policy, ctx.as_of)?;
+                let cells = cells::decide_cells(&recs, chunk, policy, ctx.as_of);
+                let (mut df, c) = cells::eligibility(&recs, &cells)?;
+                counts.extend(c);
                 let mut soon = cells::expiring(&df, ctx.as_of, expiring_days)?;
-                d.cells += df.height() as u64;
-                d.expiring += soon.height() as u64;
-                d.counts.extend(c);
-                for (file, name, df) in [
-                    (&mut cells_file, "eligibility", &mut df),
-                    (&mut expiring_file, "expiring", &mut soon),
-                ] {
-                    if df.height() == 0 {
-                        continue;
-                    }
-                    let w = match file {
-                        Some(w) => w,
-                        None => file.insert(dir.part_writer(
-                            name,
-                            ("dealer_id", &dealer),
-                            df.schema(),
-                        )?),
-                    };
-                    w.write(df)?;
+                files.write("eligibility", None, &mut df)?;
+                files.write("expiring", None, &mut soon)?;
+                for (pair, mut a) in audience::audiences(&recs, &cells)? {
+                    files.write("audiences", Some(pair), &mut a)?;
                 }
             }
-            if let Some(w) = cells_file {
-                d.cell_bytes = w.finish()?;
-            }
-            if let Some(w) = expiring_file {
-                d.expiring_bytes = w.finish()?;
-                d.expiring_files = 1;
-            }
-            d.counts = merge_counts(d.counts.into_iter());
-            Ok(d)
+            Ok((files.finish()?, merge_counts(counts.into_iter())))
         })
         .collect::<Result<_>>()?;
     let mut retention = cells::retention(&recs, &order, policy, ctx.as_of)?;
     let bytes = dir.part_file("retention", &format!("part-{b}.parquet"), &mut retention)?;
-    Ok(Bucket {
-        stats,
-        quarantine,
-        eligibility: Written {
-            path: "eligibility".into(),
-            rows: per_dealer.iter().map(|d| d.cells).sum(),
-            files: per_dealer.iter().filter(|d| d.cells > 0).count() as u64,
-            bytes: per_dealer.iter().map(|d| d.cell_bytes).sum(),
-        },
-        expiring: Written {
-            path: "expiring".into(),
-            rows: per_dealer.iter().map(|d| d.expiring).sum(),
-            files: per_dealer.iter().map(|d| d.expiring_files).sum(),
-            bytes: per_dealer.iter().map(|d| d.expiring_bytes).sum(),
-        },
-        retention: Written {
+    let mut written = Outputs::new();
+    for (w, _) in &per_dealer {
+        add_outputs(&mut written, w);
+    }
+    written.insert(
+        "retention",
+        Written {
             path: "retention".into(),
             rows: retention.height() as u64,
             files: 1,
             bytes,
         },
-        counts: merge_counts(per_dealer.into_iter().flat_map(|d| d.counts)),
+    );
+    Ok(Bucket {
+        stats,
+        quarantine,
+        written,
+        counts: merge_counts(per_dealer.into_iter().flat_map(|(_, c)| c)),
     })
 }
 

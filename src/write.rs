@@ -69,29 +69,35 @@ impl RunDir {
         df: &mut DataFrame,
         private: bool,
     ) -> Result<u64> {
-        let mut dir = self.tmp.join(name);
-        if let Some((key, value)) = partition {
-            dir = dir.join(format!("{key}={}", escape(value)));
-        }
-        fs::create_dir_all(&dir).map_err(|e| out_err(&dir, e))?;
+        let dir = self.partition_dir(name, partition.as_slice())?;
         write_parquet(&dir.join("part-0.parquet"), df, private)
     }
 
-    /// Starts `<name>/<key>=<value>/part-0.parquet`, to be written a row group at a time (the
-    /// key lives in the folder name only: the frames written must not hold it).
+    /// Starts `<name>/<key>=<value>/.../part-0.parquet`, to be written a row group at a time
+    /// (the keys live in the folder names only: the frames written must not hold them).
     pub fn part_writer(
         &self,
         name: &str,
-        (key, value): (&str, &str),
+        partition: &[(&str, &str)],
         schema: &Schema,
+        private: bool,
     ) -> Result<PartWriter> {
-        let dir = self.tmp.join(name).join(format!("{key}={}", escape(value)));
-        fs::create_dir_all(&dir).map_err(|e| out_err(&dir, e))?;
+        let dir = self.partition_dir(name, partition)?;
         let path = dir.join("part-0.parquet");
-        let writer = options(ParquetWriter::new(create(&path, false)?))
+        let writer = options(ParquetWriter::new(create(&path, private)?))
             .batched(schema)
             .map_err(|e| output_error(&path, &e))?;
         Ok(PartWriter { path, writer })
+    }
+
+    /// `<name>/<key>=<value>/...`, created.
+    pub fn partition_dir(&self, name: &str, partition: &[(&str, &str)]) -> Result<PathBuf> {
+        let mut dir = self.tmp.join(name);
+        for (key, value) in partition {
+            dir.push(format!("{key}={}", escape(value)));
+        }
+        fs::create_dir_all(&dir).map_err(|e| out_err(&dir, e))?;
+        Ok(dir)
     }
 
     /// Writes `<name>/<file>`, one file of a dataset written in parts.
@@ -215,6 +221,57 @@ impl PartWriter {
         self.writer
             .finish()
             .map_err(|e| output_error(&self.path, &e))
+    }
+}
+
+/// A CSV file (UTF-8, `;`, header row) written in pieces, owner-only.
+pub struct CsvPart {
+    path: PathBuf,
+    writer: csv::Writer<fs::File>,
+}
+
+impl CsvPart {
+    pub fn create(path: &Path, header: &[&str]) -> Result<CsvPart> {
+        let mut writer = csv::WriterBuilder::new()
+            .delimiter(b';')
+            .from_writer(create(path, true)?);
+        writer
+            .write_record(header)
+            .map_err(|e| output_error(path, &e))?;
+        Ok(CsvPart {
+            path: path.to_path_buf(),
+            writer,
+        })
+    }
+
+    /// Writes the rows of `df`, each behind the values of `prefix`; dates as `YYYY-MM-DD`,
+    /// null as an empty field.
+    pub fn write(&mut self, prefix: &[&str], df: &DataFrame) -> Result<()> {
+        let text: Vec<StringChunked> = df
+            .columns()
+            .iter()
+            .map(|c| Ok(c.cast(&DataType::String)?.str()?.clone()))
+            .collect::<Result<_>>()?;
+        let mut record: Vec<&str> = Vec::with_capacity(prefix.len() + text.len());
+        for i in 0..df.height() {
+            record.clear();
+            record.extend_from_slice(prefix);
+            record.extend(text.iter().map(|c| c.get(i).unwrap_or("")));
+            self.writer
+                .write_record(&record)
+                .map_err(|e| output_error(&self.path, &e))?;
+        }
+        Ok(())
+    }
+
+    /// Finishes the file; returns its size.
+    pub fn finish(mut self) -> Result<u64> {
+        self.writer
+            .flush()
+            .map_err(|e| output_error(&self.path, &e))?;
+        fs::metadata(&self.path)
+            .map(|m| m.len())
+            .map_err(|e| out_err(&self.path, e))
     }
 }
 

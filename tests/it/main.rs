@@ -1,5 +1,6 @@
 //! Integration tests: the real binary on real files in a temporary folder.
 
+mod audiences;
 mod cli;
 mod expiring;
 mod generate;

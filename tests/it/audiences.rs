@@ -1,0 +1,274 @@
+//! `audiences/` and `audiences_csv/`: one row per eligible cell with its contact point, one
+//! per vehicle for the aftersales categories.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use polars::prelude::*;
+
+use crate::support::*;
+
+fn text(df: &DataFrame, col: &str, i: usize) -> Option<String> {
+    let c = df.column(col).unwrap().cast(&DataType::String).unwrap();
+    c.str().unwrap().get(i).map(str::to_string)
+}
+
+/// The rows of `df` for one customer, category and channel, as maps of column to text.
+fn rows(
+    df: &DataFrame,
+    customer: &str,
+    category: &str,
+    channel: &str,
+) -> Vec<BTreeMap<String, Option<String>>> {
+    (0..df.height())
+        .filter(|&i| {
+            text(df, "customer_id", i).as_deref() == Some(customer)
+                && text(df, "category", i).as_deref() == Some(category)
+                && text(df, "channel", i).as_deref() == Some(channel)
+        })
+        .map(|i| {
+            df.get_column_names()
+                .iter()
+                .map(|c| (c.to_string(), text(df, c, i)))
+                .collect()
+        })
+        .collect()
+}
+
+fn get<'a>(row: &'a BTreeMap<String, Option<String>>, col: &str) -> Option<&'a str> {
+    row.get(col)
+        .unwrap_or_else(|| panic!("column {col}"))
+        .as_deref()
+}
+
+/// A hand-made extract: each contact rule of the contract once, checked value by value.
+#[test]
+fn contact_points_follow_the_contract() {
+    let work = Workdir::new();
+    let x = work.path("x");
+    work.write(
+        "x/customers.csv",
+        "dealer_id;customer_id;registered_on;initials;infix;last_name;company_name;street;house_number;house_number_suffix;postcode;city;country;email;phone;mobile;app_id\n\
+         D1;c1;2020-01-01;J.P.;van der;Berg;;Kerkstraat;12;a;1234ab;Ede;Nederland;Jan@Example.NL;0341-456789;06-12345678;app-1\n\
+         D1;c2;2020-01-01;;;;Garage Bos B.V.;Rue Neuve;3;;1000;Brussel;BE;geen;+32 2 511 22 33;;\n\
+         D1;c3;2020-01-01;K.;;Smit;;;;;;;;k@smit.nl;;;\n",
+    );
+    work.write(
+        "x/invoices.csv",
+        "dealer_id;invoice_id;customer_id;invoice_date\nD1;i1;c1;2026-06-01\nD1;i2;c2;2026-06-01\nD1;i3;c3;2026-06-01\n",
+    );
+    work.write(
+        "x/vehicles.csv",
+        "dealer_id;vehicle_id;customer_id;license_plate;make;model;first_registration_on;apk_due_on\n\
+         D1;v2;c1;ab-12-cd;Kia;Picanto;2019-03-01;2027-03-01\n\
+         D1;v1;c1;1-XYZ-23;Volvo;V60;2021-05-05;2026-12-01\n\
+         D1;v3;;99-ZZ-99;Opel;Corsa;2010-01-01;2026-01-01\n",
+    );
+    work.write("x/do_not_call.csv", "phone\n+31 341 456789\n");
+    work.write(
+        "x/preferences.csv",
+        "dealer_id;customer_id;category;channel;status;recorded_at\nD1;c1;newsletter;phone;opt_in;2026-01-01\n",
+    );
+    work.run("pipelines/sample.toml", &x, "out");
+    let run = work.run_dir("out");
+    let a = dataset(&run, "audiences");
+
+    // c1: e-mail lowercased; sms the mobile; phone by term skips the number on do_not_call,
+    // phone by consent calls the first valid number; postal lines normalised
+    let email = rows(&a, "c1", "newsletter", "email");
+    assert_eq!(email.len(), 1);
+    assert_eq!(get(&email[0], "email"), Some("jan@example.nl"));
+    assert_eq!(get(&email[0], "name"), Some("J.P. van der Berg"));
+    assert_eq!(
+        get(&email[0], "phone"),
+        None,
+        "only the channel's contact point"
+    );
+    assert_eq!(get(&email[0], "address"), None);
+    let sms = rows(&a, "c1", "newsletter", "sms");
+    assert_eq!(get(&sms[0], "phone"), Some("+31612345678"));
+    let phone_term = rows(&a, "c1", "sales_actions", "phone");
+    assert_eq!(get(&phone_term[0], "basis"), Some("term"));
+    assert_eq!(get(&phone_term[0], "phone"), Some("+31612345678"));
+    let phone_consent = rows(&a, "c1", "newsletter", "phone");
+    assert_eq!(get(&phone_consent[0], "basis"), Some("consent"));
+    assert_eq!(get(&phone_consent[0], "phone"), Some("+31341456789"));
+    let post = rows(&a, "c1", "newsletter", "post");
+    assert_eq!(get(&post[0], "address"), Some("Kerkstraat 12 a"));
+    assert_eq!(get(&post[0], "postcode"), Some("1234 AB"));
+    assert_eq!(get(&post[0], "city"), Some("Ede"));
+    assert_eq!(get(&post[0], "country"), Some("NL"));
+    assert_eq!(get(&post[0], "email"), None);
+    let app = rows(&a, "c1", "newsletter", "app");
+    assert_eq!(get(&app[0], "app_id"), Some("app-1"));
+
+    // one row per vehicle for the aftersales categories, by vehicle_id; none elsewhere
+    for cat in ["aftersales_service", "aftersales_actions"] {
+        let cars = rows(&a, "c1", cat, "post");
+        let plates: Vec<_> = cars.iter().map(|r| get(r, "license_plate")).collect();
+        assert_eq!(plates, [Some("1XYZ23"), Some("AB12CD")], "{cat}");
+        assert_eq!(get(&cars[1], "make"), Some("Kia"));
+        assert_eq!(get(&cars[1], "apk_due_on"), Some("2027-03-01"));
+    }
+    let news = rows(&a, "c1", "newsletter", "post");
+    assert_eq!(news.len(), 1);
+    assert_eq!(get(&news[0], "license_plate"), None);
+
+    // c2: a company abroad; no usable e-mail
+    let post = rows(&a, "c2", "aftersales_service", "post");
+    assert_eq!(post.len(), 1, "no vehicles: still one row");
+    assert_eq!(get(&post[0], "name"), Some("Garage Bos B.V."));
+    assert_eq!(get(&post[0], "postcode"), Some("1000"));
+    assert_eq!(get(&post[0], "country"), Some("BE"));
+    assert_eq!(get(&post[0], "license_plate"), None);
+    assert!(rows(&a, "c2", "newsletter", "email").is_empty());
+    let phone = rows(&a, "c2", "newsletter", "phone");
+    assert_eq!(get(&phone[0], "phone"), Some("+3225112233"));
+    assert!(
+        rows(&a, "c2", "newsletter", "sms").is_empty(),
+        "a fixed line"
+    );
+
+    // c3: e-mail only
+    let reached: BTreeSet<String> = (0..a.height())
+        .filter(|&i| text(&a, "customer_id", i).as_deref() == Some("c3"))
+        .filter_map(|i| text(&a, "channel", i))
+        .collect();
+    assert_eq!(reached, BTreeSet::from(["email".to_string()]));
+}
+
+/// On the sample extract: exactly the eligible cells, one row per valid vehicle for the
+/// aftersales categories, owner-only files, and the CSV export holding the same rows.
+#[test]
+fn audiences_are_the_eligible_cells() {
+    let work = Workdir::new();
+    let pipeline = work.write(
+        "p.toml",
+        &format!(
+            "[input]\ndir = \"{}\"\n[output]\naudiences_csv = true\n",
+            repo().join("sample-data/iso").display()
+        ),
+    );
+    let o = work.try_run(pipeline.to_str().unwrap(), None, "out", &[]);
+    assert_ok(&o);
+    let run = work.run_dir("out");
+    let a = dataset(&run, "audiences");
+    let e = dataset(&run, "eligibility");
+
+    let key = |df: &DataFrame, i: usize| {
+        ["dealer_id", "customer_id", "category", "channel"].map(|c| text(df, c, i).unwrap())
+    };
+    let eligible: BTreeSet<[String; 4]> = (0..e.height())
+        .filter(|&i| e.column("eligible").unwrap().bool().unwrap().get(i) == Some(true))
+        .map(|i| key(&e, i))
+        .collect();
+    let mut per_cell: BTreeMap<[String; 4], usize> = BTreeMap::new();
+    for i in 0..a.height() {
+        *per_cell.entry(key(&a, i)).or_default() += 1;
+    }
+    assert_eq!(per_cell.keys().cloned().collect::<BTreeSet<_>>(), eligible);
+
+    // valid vehicles per record, from the file and the quarantine
+    let q = dataset(&run, "quarantine");
+    let bad: BTreeSet<i64> = (0..q.height())
+        .filter(|&i| text(&q, "table", i).as_deref() == Some("vehicles"))
+        .map(|i| text(&q, "line", i).unwrap().parse().unwrap())
+        .collect();
+    let mut cars: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_path(repo().join("sample-data/iso/vehicles.csv"))
+        .unwrap();
+    for r in rdr.records() {
+        let r = r.unwrap();
+        let line = r.position().unwrap().line() as i64;
+        if bad.contains(&line) || r[2].trim().is_empty() {
+            continue;
+        }
+        cars.entry((r[0].trim().into(), r[2].trim().into()))
+            .or_default()
+            .insert(r[1].trim().into());
+    }
+    for (k, n) in &per_cell {
+        let owned = cars
+            .get(&(k[0].clone(), k[1].clone()))
+            .map_or(0, BTreeSet::len);
+        let expected = if k[2].starts_with("aftersales_") {
+            owned.max(1)
+        } else {
+            1
+        };
+        assert_eq!(*n, expected, "{k:?}");
+    }
+    assert!(
+        per_cell.values().any(|n| *n > 1),
+        "the sample has records with several cars"
+    );
+
+    // the hand-written cases of sample-data/README.md
+    let one = |c: &str, cat: &str, ch: &str| {
+        let r = rows(&a, c, cat, ch);
+        assert_eq!(r.len(), 1, "{c} {cat} {ch}");
+        r.into_iter().next().unwrap()
+    };
+    assert_eq!(
+        get(&one("1001", "newsletter", "email"), "email"),
+        Some("jan.jansen@ziggo.nl")
+    );
+    let post = one("1001", "newsletter", "post");
+    assert_eq!(get(&post, "name"), Some("J. Jansen"));
+    assert_eq!(get(&post, "address"), Some("Sint Jansstraat 99 bis"));
+    assert_eq!(get(&post, "postcode"), Some("1593 BR"));
+    assert_eq!(
+        get(&one("1015", "newsletter", "phone"), "phone"),
+        Some("+31341456780"),
+        "consent calls the first valid number, on do_not_call or not"
+    );
+    assert_eq!(
+        get(&one("1016", "newsletter", "sms"), "phone"),
+        Some("+31611223344")
+    );
+    assert_eq!(
+        get(&one("1023", "newsletter", "email"), "email"),
+        Some("info@hoekstra-transport.nl")
+    );
+    assert_eq!(
+        get(&one("1023", "newsletter", "post"), "name"),
+        Some("Transportbedrijf Hoekstra B.V.")
+    );
+
+    // owner-only files, Parquet and CSV; the CSV export has the same rows
+    let mut csv_rows = 0;
+    for dir in ["audiences", "audiences_csv"] {
+        let mut stack = vec![run.join(dir)];
+        let mut files = 0;
+        while let Some(d) = stack.pop() {
+            for f in std::fs::read_dir(d).unwrap() {
+                let p = f.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                files += 1;
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+                    assert_eq!(mode & 0o777, 0o600, "{}", p.display());
+                }
+                if dir == "audiences_csv" {
+                    let mut r = csv::ReaderBuilder::new()
+                        .delimiter(b';')
+                        .from_path(&p)
+                        .unwrap();
+                    assert_eq!(r.headers().unwrap().len(), 22);
+                    csv_rows += r.records().count();
+                }
+            }
+        }
+        assert!(files > 10, "{dir}: {files} files");
+    }
+    assert_eq!(csv_rows, a.height());
+    let m = manifest(&run);
+    assert_eq!(m["outputs"]["audiences"]["rows"], a.height() as u64);
+    assert_eq!(m["outputs"]["audiences_csv"]["rows"], a.height() as u64);
+}
