@@ -8,6 +8,7 @@
 
 pub mod audience;
 pub mod cells;
+pub mod changes;
 pub mod cli;
 pub mod contact;
 pub mod decide;

@@ -20,6 +20,8 @@ pub struct Manifest {
     pub reading: Reading,
     pub inputs: Vec<Input>,
     pub outputs: BTreeMap<&'static str, Written>,
+    /// What `changes/` compares with.
+    pub changes: crate::changes::Since,
     pub cells: Vec<CellCount>,
     pub timings_s: BTreeMap<&'static str, f64>,
 }

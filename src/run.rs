@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use crate::audience;
 use crate::cells;
+use crate::changes;
 use crate::error::{Error, Result};
 use crate::manifest::{CellCount, Input, Manifest, Reading};
 use crate::pipeline::Pipeline;
@@ -307,9 +308,15 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     }
     let mut outputs = Outputs::new();
     let csv_out = job.pipeline.audiences_csv.then_some("audiences_csv");
-    for name in ["eligibility", "expiring", "audiences", "retention"]
-        .into_iter()
-        .chain(csv_out)
+    for name in [
+        "eligibility",
+        "expiring",
+        "audiences",
+        "retention",
+        "changes",
+    ]
+    .into_iter()
+    .chain(csv_out)
     {
         outputs.insert(
             name,
@@ -330,6 +337,30 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     lap("buckets");
     fail_point("eligibility_written");
 
+    let since = match changes::previous_run(&job.out, job.as_of) {
+        None => changes::Since {
+            previous_as_of: None,
+            note: "no earlier published run in the output folder: changes/ is empty".into(),
+        },
+        Some((date, previous)) => {
+            let (written, note) = match changes::write(&dir, &previous)? {
+                Ok(w) => (w, format!("compared with the run of {date}")),
+                Err(why) => (Written::default(), format!("not compared: {why}")),
+            };
+            add_outputs(&mut outputs, &BTreeMap::from([("changes", written)]));
+            changes::Since {
+                previous_as_of: Some(date.to_string()),
+                note,
+            }
+        }
+    };
+    mkdir(&dir.tmp.join("changes"))?;
+    progress.step(format!(
+        "{} changed cells ({})",
+        outputs["changes"].rows, since.note
+    ));
+    lap("changes");
+
     let quarantine = quarantine(quarantine_parts.into_iter())?;
     outputs.insert("quarantine", dir.dataset("quarantine", &quarantine, true)?);
     lap("write");
@@ -348,6 +379,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         },
         inputs,
         outputs,
+        changes: since,
         cells: counts,
         timings_s: timings,
     };

@@ -201,6 +201,31 @@ pub fn escape(v: &str) -> String {
     out
 }
 
+/// The partition value a folder name spells (the reverse of `escape`).
+pub fn unescape(name: &str) -> String {
+    let b = name.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b.get(i + 1..i + 3).and_then(|h| {
+            std::str::from_utf8(h)
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        });
+        match (b[i], hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A Parquet file written a row group at a time.
 pub struct PartWriter {
     path: PathBuf,
@@ -318,5 +343,8 @@ mod tests {
         assert_eq!(escape("D001"), "D001");
         assert_eq!(escape("Garage a/b=c"), "Garage%20a%2Fb%3Dc");
         assert_eq!(escape(".."), "%2E.");
+        for v in ["D001", "Garage a/b=c", "..", "Café %20"] {
+            assert_eq!(unescape(&escape(v)), v);
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Integration tests: the real binary on real files in a temporary folder.
 
 mod audiences;
+mod changes;
 mod cli;
 mod expiring;
 mod generate;

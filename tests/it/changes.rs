@@ -1,0 +1,147 @@
+//! `changes/`: two consecutive nights, with cells that flip by the calendar, by a new opt-out,
+//! and records that appear and disappear.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use crate::support::*;
+
+type Cells = BTreeMap<[String; 4], (Option<bool>, Option<String>)>;
+
+fn text(df: &DataFrame, col: &str, i: usize) -> Option<String> {
+    let c = df.column(col).unwrap().cast(&DataType::String).unwrap();
+    c.str().unwrap().get(i).map(str::to_string)
+}
+
+fn key(df: &DataFrame, i: usize) -> [String; 4] {
+    ["dealer_id", "customer_id", "category", "channel"].map(|c| text(df, c, i).unwrap())
+}
+
+/// Every cell of an eligibility dataset: (eligible, reason).
+fn cells(run: &std::path::Path) -> Cells {
+    let e = dataset(run, "eligibility");
+    (0..e.height())
+        .map(|i| {
+            let eligible = e.column("eligible").unwrap().bool().unwrap().get(i);
+            (key(&e, i), (eligible, text(&e, "reason", i)))
+        })
+        .collect()
+}
+
+#[test]
+fn changes_list_what_differs_from_the_previous_run() {
+    let work = Workdir::new();
+    let day1 = work.copy_sample("iso", "day1");
+    let day2 = work.copy_sample("iso", "day2");
+    // night 2: 1001 opts out of the newsletter by e-mail, 1023 is gone, 9999 is new
+    let customers = std::fs::read_to_string(day2.join("customers.csv")).unwrap();
+    let mut customers: Vec<&str> = customers
+        .lines()
+        .filter(|l| !l.starts_with("D001;1023;"))
+        .collect();
+    customers.push("D001;9999;2026-11-21;Website;;;;Nieuw;;;;;;;;nieuw@example.nl;;;;\n");
+    std::fs::write(day2.join("customers.csv"), customers.join("\n")).unwrap();
+    let mut prefs = std::fs::read_to_string(day2.join("preferences.csv")).unwrap();
+    prefs += "D001;1001;newsletter;email;opt_out;2026-11-21T20:00;website\n";
+    std::fs::write(day2.join("preferences.csv"), prefs).unwrap();
+
+    // decoys: a folder without _SUCCESS and a later date are never compared with
+    work.write("out/as_of=2026-11-21x/_SUCCESS", "");
+    work.write("out/as_of=2026-11-30/_SUCCESS", "");
+    work.write(
+        "out/as_of=2026-11-20/eligibility/dealer_id=D001/part-0.parquet",
+        "junk",
+    );
+
+    let p = repo().join("pipelines/sample.toml");
+    let out = work.path("out");
+    let night = |input: &std::path::Path, as_of: &str| {
+        assert_ok(&work.cmd(&[
+            "run",
+            "--quiet",
+            "--pipeline",
+            p.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--as-of",
+            as_of,
+        ]));
+        out.join(format!("as_of={as_of}"))
+    };
+    let first = night(&day1, "2026-11-21");
+    let m = manifest(&first);
+    assert_eq!(m["changes"]["previous_as_of"], serde_json::Value::Null);
+    assert_eq!(m["outputs"]["changes"]["rows"], 0);
+    assert!(first.join("changes").is_dir());
+
+    let second = night(&day2, "2026-11-22");
+    let m = manifest(&second);
+    assert_eq!(m["changes"]["previous_as_of"], "2026-11-21");
+
+    // expected: every cell whose eligible or reason differs, or that exists on one night only
+    let (old, new) = (cells(&first), cells(&second));
+    let mut expected: BTreeMap<[String; 4], &str> = BTreeMap::new();
+    for (k, o) in &old {
+        match new.get(k) {
+            None => {
+                expected.insert(k.clone(), "disappeared");
+            }
+            Some(n) if n != o => {
+                expected.insert(k.clone(), "changed");
+            }
+            Some(_) => {}
+        }
+    }
+    for k in new.keys().filter(|k| !old.contains_key(*k)) {
+        expected.insert(k.clone(), "appeared");
+    }
+    let c = dataset(&second, "changes");
+    let got: BTreeMap<[String; 4], String> = (0..c.height())
+        .map(|i| (key(&c, i), text(&c, "change", i).unwrap()))
+        .collect();
+    assert_eq!(got.len(), c.height(), "one row per cell");
+    assert_eq!(
+        got,
+        expected
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect::<BTreeMap<_, _>>()
+    );
+    assert_eq!(m["outputs"]["changes"]["rows"], c.height() as u64);
+
+    // the known ones, with old and new values
+    let row = |customer: &str, category: &str, channel: &str| {
+        let i = (0..c.height())
+            .find(|&i| key(&c, i)[1..] == [customer, category, channel])
+            .unwrap_or_else(|| panic!("{customer} {category} {channel} listed"));
+        [
+            "change",
+            "old_eligible",
+            "new_eligible",
+            "old_reason",
+            "new_reason",
+        ]
+        .map(|col| text(&c, col, i))
+    };
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        row("1001", "newsletter", "email"),
+        [s("changed"), s("true"), s("false"), None, s("opted_out")]
+    );
+    // 1003's digital cells end on 2026-11-22 itself
+    assert_eq!(
+        row("1003", "newsletter", "email"),
+        [s("changed"), s("true"), s("false"), None, s("expired")]
+    );
+    assert_eq!(
+        row("1023", "newsletter", "post")[..3],
+        [s("disappeared"), s("true"), None]
+    );
+    assert_eq!(row("9999", "prospects", "post")[0], s("appeared"));
+    assert_eq!(row("9999", "prospects", "email")[1], None);
+    let of = |who: &str| got.keys().filter(|k| k[1] == who).count();
+    assert_eq!((of("1023"), of("9999")), (20, 5));
+}
