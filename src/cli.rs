@@ -1,4 +1,4 @@
-//! The command line: `eligibility run` and `eligibility validate`.
+//! The command line: `eligibility run`, `explain`, `generate` and `validate`.
 
 use std::path::PathBuf;
 
@@ -62,6 +62,26 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Explain one customer record: every cell, the rule that decided it, and why.
+    Explain {
+        #[arg(long, default_value = DEFAULT_PIPELINE)]
+        pipeline: PathBuf,
+        /// The record's dealer_id.
+        #[arg(long)]
+        dealer: String,
+        /// The record's customer_id.
+        #[arg(long)]
+        customer: String,
+        /// The day to decide for, YYYY-MM-DD (default: today in Europe/Amsterdam).
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<NaiveDate>,
+        /// The extract folder (overrides input.dir of the pipeline file).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the pipeline file and the extract's headers; report every problem, write nothing.
     Validate {
         #[arg(long, default_value = DEFAULT_PIPELINE)]
@@ -123,6 +143,31 @@ pub fn main(cli: Cli) -> Result<Exit> {
                 println!("{table:<12} {rows:>12} rows");
             }
             println!("extract: {}", out.display());
+            Ok(Exit::Ok)
+        }
+        Command::Explain {
+            pipeline,
+            dealer,
+            customer,
+            as_of,
+            input,
+            json,
+        } => {
+            let job = Job::new(
+                Pipeline::load(&pipeline)?,
+                as_of.unwrap_or_else(run::today),
+                input,
+                None,
+            )?;
+            let loaded = crate::explain::load(&job, dealer.trim(), &Progress::new(true))?;
+            let e = loaded.explain(customer.trim())?;
+            if json {
+                let text =
+                    serde_json::to_string_pretty(&e).map_err(|e| Error::Internal(e.to_string()))?;
+                println!("{text}");
+            } else {
+                print!("{}", e.text());
+            }
             Ok(Exit::Ok)
         }
         Command::Validate { pipeline, input } => {

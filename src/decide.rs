@@ -153,6 +153,24 @@ pub fn rule(d: Decision) -> u8 {
     }
 }
 
+/// The contract's words for rule `n` of the decision table.
+pub fn rule_name(n: u8) -> &'static str {
+    match n {
+        1 => "an erasure request",
+        2 => "an objection request",
+        3 => "a restriction request",
+        4 => "deceased",
+        5 => "past retain_until, and no cell of the record is won by an opt-in",
+        6 => "the winning preference is opt_out",
+        7 => "no contact point for the channel",
+        8 => "every valid number is on do_not_call, and no winning opt_in",
+        9 => "the winning preference is opt_in",
+        10 => "the cell needs explicit consent",
+        11 => "as-of >= expires_on",
+        _ => "otherwise: in term",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod contact;
 pub mod decide;
 pub mod error;
+pub mod explain;
 pub mod generate;
 pub mod manifest;
 pub mod pipeline;

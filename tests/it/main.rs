@@ -4,6 +4,7 @@ mod audiences;
 mod changes;
 mod cli;
 mod expiring;
+mod explain;
 mod generate;
 mod outputs;
 mod rules;
