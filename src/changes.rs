@@ -65,7 +65,15 @@ pub fn write(dir: &RunDir, previous: &Path) -> Result<std::result::Result<Writte
         .collect();
     let per_dealer: Vec<std::result::Result<(u64, u64), String>> = dealers
         .par_iter()
-        .map(|folder| dealer(dir, folder, &old_root.join(folder), &new_root.join(folder)))
+        .map(|folder| {
+            match dealer(dir, folder, &old_root.join(folder), &new_root.join(folder)) {
+                // a previous run that cannot be read is not compared; tonight's run goes on
+                Err(e) if !matches!(e, crate::error::Error::Output { .. }) => {
+                    Ok(Err(e.to_string()))
+                }
+                r => r,
+            }
+        })
         .collect::<Result<_>>()?;
     let mut total = Written {
         path: "changes".into(),
@@ -338,6 +346,13 @@ impl Cursor {
                 reason: text("reason")?,
             });
             self.at = 0;
+            let f = self.frame.as_ref().expect("just read");
+            if f.customer.null_count() + f.category.null_count() + f.channel.null_count() > 0 {
+                self.disorder = Some(format!(
+                    "{}: a customer_id, category or channel is null",
+                    path.display()
+                ));
+            }
             if let (Some(last), Some(first)) = (&self.last, self.row()) {
                 let last = (last.0.as_str(), last.1.as_str(), last.2.as_str());
                 if last > first.key() {

@@ -350,7 +350,7 @@ impl Dealer {
                     .collect(),
                 contact: no_contact.is_none().then_some(point),
                 no_contact,
-                next_change: self.next_change(rid, i, decision),
+                next_change: self.next_change(rid, i, decision, *expires),
             });
         }
         Ok(Record {
@@ -463,13 +463,9 @@ impl Dealer {
     /// The first day after the as-of date on which cell `i` of record `rid` is decided
     /// otherwise with nothing else changing: the decision depends on the date only through
     /// the term's end and the retention's end, so those days are tried in order.
-    fn next_change(&self, rid: usize, i: usize, now: Decision) -> Option<NextChange> {
+    fn next_change(&self, rid: usize, i: usize, now: Decision, expires: i32) -> Option<NextChange> {
         let r = &self.records;
-        let facts = cells::record_facts(r, rid, &self.terms, self.as_of);
-        let mut days = vec![
-            r.retain_until(rid, &self.terms),
-            from_epoch_days(facts[i].3),
-        ];
+        let mut days = vec![r.retain_until(rid, &self.terms), from_epoch_days(expires)];
         days.retain(|d| *d > self.as_of);
         days.sort();
         days.into_iter().find_map(|day| {

@@ -47,6 +47,7 @@ struct RawInput {
 struct RawOutput {
     dir: Option<String>,
     expiring_days: Option<i64>,
+    audiences: Option<bool>,
     audiences_csv: Option<bool>,
 }
 
@@ -182,6 +183,8 @@ pub struct Pipeline {
     /// `expiring/` lists term-based eligible cells whose `expires_on` falls within this many
     /// days after the as-of date.
     pub expiring_days: u32,
+    /// Write `audiences/` (contact points of the eligible cells).
+    pub audiences: bool,
     /// Also write `audiences_csv/`: the audiences as `;`-separated UTF-8 CSV files.
     pub audiences_csv: bool,
 }
@@ -250,6 +253,11 @@ impl Pipeline {
                 30
             }
         };
+        let audiences = raw.output.audiences.unwrap_or(true);
+        let audiences_csv = raw.output.audiences_csv.unwrap_or(false);
+        if audiences_csv && !audiences {
+            problems.push("output.audiences_csv = true needs output.audiences = true".into());
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -262,7 +270,8 @@ impl Pipeline {
             policy: Policy { default, dealers },
             buckets,
             expiring_days,
-            audiences_csv: raw.output.audiences_csv.unwrap_or(false),
+            audiences,
+            audiences_csv,
         })
     }
 }

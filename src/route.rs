@@ -197,8 +197,7 @@ fn route_parquet(
         .collect();
     let positions = read::positions(source, &header)?;
     let dealer = file_col(dealer_position(source, &positions)?);
-    let mut out: Vec<Option<(PathBuf, polars::io::parquet::write::BatchedWriter<File>)>> =
-        (0..buckets).map(|_| None).collect();
+    let mut out: Vec<Option<write::PartWriter>> = (0..buckets).map(|_| None).collect();
     let mut offset = 0;
     let mut counts = vec![0; buckets];
     // a row group at a time: memory holds one row group, not the file
@@ -224,32 +223,26 @@ fn route_parquet(
                 continue;
             }
             counts[b] += rows.len() as u64;
-            let part = df.take(&IdxCa::from_vec("".into(), rows))?;
-            let (p, w) = match &mut out[b] {
-                Some(pw) => pw,
-                slot => {
-                    let p = bucket_path(dir, source, b);
-                    // read back once: no compression, no statistics
-                    let w = ParquetWriter::new(write::create(&p, true)?)
-                        .with_compression(ParquetCompression::Uncompressed)
-                        .with_statistics(StatisticsOptions::empty())
-                        .batched(part.schema())
-                        .map_err(|e| write::output_error(&p, &e))?;
-                    slot.insert((p, w))
-                }
+            let mut part = df.take(&IdxCa::from_vec("".into(), rows))?;
+            let w = match &mut out[b] {
+                Some(w) => w,
+                slot => slot.insert(write::PartWriter::create(
+                    bucket_path(dir, source, b),
+                    part.schema(),
+                    true,
+                    true,
+                )?),
             };
-            w.write_batch(&part)
-                .map_err(|e| write::output_error(p, &e))?;
+            w.write(&mut part)?;
         }
     }
     bar.finish_and_clear();
     let files = out
         .into_iter()
         .map(|pw| {
-            pw.map(|(p, w)| {
-                w.finish()
-                    .map_err(|e| write::output_error(&p, &e))
-                    .map(|_| p)
+            pw.map(|w| {
+                let p = w.path().to_path_buf();
+                w.finish().map(|_| p)
             })
             .transpose()
         })

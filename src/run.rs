@@ -243,9 +243,13 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     // the folders exist even when no record was decided (an extract without valid customers)
     mkdir(&dir.tmp.join("eligibility"))?;
     mkdir(&dir.tmp.join("expiring"))?;
-    mkdir(&dir.tmp.join("audiences"))?;
-    if job.pipeline.audiences_csv {
-        mkdir(&dir.tmp.join("audiences_csv"))?;
+    for (on, name) in [
+        (job.pipeline.audiences, "audiences"),
+        (job.pipeline.audiences_csv, "audiences_csv"),
+    ] {
+        if on {
+            mkdir(&dir.tmp.join(name))?;
+        }
     }
 
     let (dnc_source, sources): (Vec<Source>, Vec<Source>) = sources
@@ -307,16 +311,13 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         ));
     }
     let mut outputs = Outputs::new();
-    let csv_out = job.pipeline.audiences_csv.then_some("audiences_csv");
-    for name in [
-        "eligibility",
-        "expiring",
-        "audiences",
-        "retention",
-        "changes",
-    ]
-    .into_iter()
-    .chain(csv_out)
+    let audiences = [
+        job.pipeline.audiences.then_some("audiences"),
+        job.pipeline.audiences_csv.then_some("audiences_csv"),
+    ];
+    for name in ["eligibility", "expiring", "retention", "changes"]
+        .into_iter()
+        .chain(audiences.into_iter().flatten())
     {
         outputs.insert(
             name,
@@ -520,8 +521,10 @@ fn bucket(
                 let mut soon = cells::expiring(&df, ctx.as_of, expiring_days)?;
                 files.write("eligibility", None, &mut df)?;
                 files.write("expiring", None, &mut soon)?;
-                for (pair, mut a) in audience::audiences(&recs, &cells)? {
-                    files.write("audiences", Some(pair), &mut a)?;
+                if pipeline.audiences {
+                    for (pair, mut a) in audience::audiences(&recs, &cells)? {
+                        files.write("audiences", Some(pair), &mut a)?;
+                    }
                 }
             }
             Ok((files.finish()?, merge_counts(counts.into_iter())))

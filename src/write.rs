@@ -83,11 +83,7 @@ impl RunDir {
         private: bool,
     ) -> Result<PartWriter> {
         let dir = self.partition_dir(name, partition)?;
-        let path = dir.join("part-0.parquet");
-        let writer = options(ParquetWriter::new(create(&path, private)?))
-            .batched(schema)
-            .map_err(|e| output_error(&path, &e))?;
-        Ok(PartWriter { path, writer })
+        PartWriter::create(dir.join("part-0.parquet"), schema, private, false)
     }
 
     /// `<name>/<key>=<value>/...`, created.
@@ -226,13 +222,77 @@ pub fn unescape(name: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A buffered output file that polars' Parquet writer writes to (it writes headers and
+/// footers in many small pieces) and that is flushed, with its error seen, when polars is
+/// done with it.
+#[derive(Clone)]
+pub struct SharedFile(std::sync::Arc<std::sync::Mutex<std::io::BufWriter<fs::File>>>);
+
+impl SharedFile {
+    pub fn new(file: fs::File) -> SharedFile {
+        SharedFile(std::sync::Arc::new(std::sync::Mutex::new(
+            std::io::BufWriter::with_capacity(1 << 20, file),
+        )))
+    }
+
+    fn buf(&self) -> std::sync::MutexGuard<'_, std::io::BufWriter<fs::File>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes what is buffered to the file.
+    pub fn finish(&self, path: &Path) -> Result<()> {
+        use std::io::Write;
+        self.buf().flush().map_err(|e| out_err(path, e))
+    }
+}
+
+impl std::io::Write for SharedFile {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.buf().write(b)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.buf().flush()
+    }
+}
+
+/// A Parquet writer on a buffered file, and the file.
+pub fn parquet_writer(
+    path: &Path,
+    private: bool,
+) -> Result<(ParquetWriter<SharedFile>, SharedFile)> {
+    let file = SharedFile::new(create(path, private)?);
+    Ok((ParquetWriter::new(file.clone()), file))
+}
+
 /// A Parquet file written a row group at a time.
 pub struct PartWriter {
     path: PathBuf,
-    writer: polars::io::parquet::write::BatchedWriter<fs::File>,
+    writer: polars::io::parquet::write::BatchedWriter<SharedFile>,
+    file: SharedFile,
 }
 
 impl PartWriter {
+    /// Starts the file `path`; a `spill` file (read back once by this run) is written
+    /// without compression or statistics.
+    pub fn create(path: PathBuf, schema: &Schema, private: bool, spill: bool) -> Result<Self> {
+        let (w, file) = parquet_writer(&path, private)?;
+        let w = if spill {
+            w.with_compression(ParquetCompression::Uncompressed)
+                .with_statistics(StatisticsOptions::empty())
+        } else {
+            options(w)
+        };
+        let writer = w.batched(schema).map_err(|e| output_error(&path, &e))?;
+        Ok(PartWriter { path, writer, file })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Writes `df` as one row group.
     pub fn write(&mut self, df: &mut DataFrame) -> Result<()> {
         df.rechunk_mut();
@@ -243,9 +303,12 @@ impl PartWriter {
 
     /// Finishes the file; returns its size.
     pub fn finish(self) -> Result<u64> {
-        self.writer
+        let size = self
+            .writer
             .finish()
-            .map_err(|e| output_error(&self.path, &e))
+            .map_err(|e| output_error(&self.path, &e))?;
+        self.file.finish(&self.path)?;
+        Ok(size)
     }
 }
 
@@ -300,7 +363,7 @@ impl CsvPart {
     }
 }
 
-fn options(w: ParquetWriter<fs::File>) -> ParquetWriter<fs::File> {
+fn options(w: ParquetWriter<SharedFile>) -> ParquetWriter<SharedFile> {
     w.with_compression(ParquetCompression::Zstd(None))
         .with_statistics(StatisticsOptions::full())
         .with_row_group_size(Some(ROW_GROUP))
@@ -316,9 +379,10 @@ pub(crate) fn output_error(path: &Path, e: &dyn std::fmt::Display) -> Error {
 }
 
 fn write_parquet(path: &Path, df: &mut DataFrame, private: bool) -> Result<u64> {
-    options(ParquetWriter::new(create(path, private)?))
-        .finish(df)
-        .map_err(|e| output_error(path, &e))
+    let (w, file) = parquet_writer(path, private)?;
+    let size = options(w).finish(df).map_err(|e| output_error(path, &e))?;
+    file.finish(path)?;
+    Ok(size)
 }
 
 pub(crate) fn create(path: &Path, private: bool) -> Result<fs::File> {

@@ -7,11 +7,6 @@ use polars::prelude::*;
 
 use crate::support::*;
 
-fn text(df: &DataFrame, col: &str, i: usize) -> Option<String> {
-    let c = df.column(col).unwrap().cast(&DataType::String).unwrap();
-    c.str().unwrap().get(i).map(str::to_string)
-}
-
 /// The rows of `df` for one customer, category and channel, as maps of column to text.
 fn rows(
     df: &DataFrame,
@@ -50,11 +45,12 @@ fn contact_points_follow_the_contract() {
         "dealer_id;customer_id;registered_on;initials;infix;last_name;company_name;street;house_number;house_number_suffix;postcode;city;country;email;phone;mobile;app_id\n\
          D1;c1;2020-01-01;J.P.;van der;Berg;;Kerkstraat;12;a;1234ab;Ede;Nederland;Jan@Example.NL;0341-456789;06-12345678;app-1\n\
          D1;c2;2020-01-01;;;;Garage Bos B.V.;Rue Neuve;3;;1000;Brussel;BE;geen;+32 2 511 22 33;;\n\
-         D1;c3;2020-01-01;K.;;Smit;;;;;;;;k@smit.nl;;;\n",
+         D1;c3;2020-01-01;K.;;Smit;;;;;;;;k@smit.nl;;;\n\
+         D1;c4;2020-01-01;;;Vos;;;;;;;;;06-11111111;06-22222222;\n",
     );
     work.write(
         "x/invoices.csv",
-        "dealer_id;invoice_id;customer_id;invoice_date\nD1;i1;c1;2026-06-01\nD1;i2;c2;2026-06-01\nD1;i3;c3;2026-06-01\n",
+        "dealer_id;invoice_id;customer_id;invoice_date\nD1;i1;c1;2026-06-01\nD1;i2;c2;2026-06-01\nD1;i3;c3;2026-06-01\nD1;i4;c4;2026-06-01\n",
     );
     work.write(
         "x/vehicles.csv",
@@ -127,6 +123,13 @@ fn contact_points_follow_the_contract() {
         rows(&a, "c2", "newsletter", "sms").is_empty(),
         "a fixed line"
     );
+
+    // c4: two valid mobile numbers, none on do_not_call: sms takes `mobile`, phone `phone`
+    let sms = rows(&a, "c4", "newsletter", "sms");
+    assert_eq!(get(&sms[0], "phone"), Some("+31622222222"));
+    let phone = rows(&a, "c4", "newsletter", "phone");
+    assert_eq!(get(&phone[0], "phone"), Some("+31611111111"));
+    assert_eq!(get(&phone[0], "name"), Some("Vos"));
 
     // c3: e-mail only
     let reached: BTreeSet<String> = (0..a.height())
@@ -271,4 +274,30 @@ fn audiences_are_the_eligible_cells() {
     let m = manifest(&run);
     assert_eq!(m["outputs"]["audiences"]["rows"], a.height() as u64);
     assert_eq!(m["outputs"]["audiences_csv"]["rows"], a.height() as u64);
+}
+
+/// `output.audiences = false` writes no personal data at all; the CSV export needs the
+/// audiences.
+#[test]
+fn audiences_can_be_left_out() {
+    let work = Workdir::new();
+    let x = repo().join("sample-data/iso");
+    let off = work.write("off.toml", "[output]\naudiences = false\n");
+    work.run(off.to_str().unwrap(), &x, "out");
+    let run = work.run_dir("out");
+    assert!(!run.join("audiences").exists());
+    assert!(manifest(&run)["outputs"].get("audiences").is_none());
+    assert!(run.join("eligibility").is_dir());
+
+    let bad = work.write(
+        "bad.toml",
+        "[output]\naudiences = false\naudiences_csv = true\n",
+    );
+    let o = work.try_run(bad.to_str().unwrap(), Some(&x), "out2", &[]);
+    assert_eq!(o.status.code(), Some(78));
+    assert!(
+        stderr(&o).contains("output.audiences_csv = true needs output.audiences = true"),
+        "{}",
+        stderr(&o)
+    );
 }

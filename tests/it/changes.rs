@@ -9,11 +9,6 @@ use crate::support::*;
 
 type Cells = BTreeMap<[String; 4], (Option<bool>, Option<String>)>;
 
-fn text(df: &DataFrame, col: &str, i: usize) -> Option<String> {
-    let c = df.column(col).unwrap().cast(&DataType::String).unwrap();
-    c.str().unwrap().get(i).map(str::to_string)
-}
-
 fn key(df: &DataFrame, i: usize) -> [String; 4] {
     ["dealer_id", "customer_id", "category", "channel"].map(|c| text(df, c, i).unwrap())
 }

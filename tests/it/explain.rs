@@ -8,7 +8,6 @@ use eligibility::explain::{self, Explanation};
 use eligibility::pipeline::Pipeline;
 use eligibility::progress::Progress;
 use eligibility::run::Job;
-use polars::prelude::*;
 
 use crate::support::*;
 
@@ -19,11 +18,6 @@ fn job(as_of: NaiveDate) -> Job {
 
 fn as_of() -> NaiveDate {
     NaiveDate::parse_from_str(AS_OF, "%Y-%m-%d").unwrap()
-}
-
-fn text(df: &DataFrame, col: &str, i: usize) -> Option<String> {
-    let c = df.column(col).unwrap().cast(&DataType::String).unwrap();
-    c.str().unwrap().get(i).map(str::to_string)
 }
 
 /// Every cell `run` wrote for the sample, per record: (category, channel) -> (eligible,
@@ -64,7 +58,10 @@ fn explain_agrees_with_run_on_every_sample_record() {
     for i in 0..a.height() {
         let key =
             ["dealer_id", "customer_id", "category", "channel"].map(|c| text(&a, c, i).unwrap());
-        let point = ["email", "phone", "app_id", "address", "postcode"].map(|c| text(&a, c, i));
+        let point = [
+            "name", "email", "phone", "app_id", "address", "postcode", "city", "country",
+        ]
+        .map(|c| text(&a, c, i));
         contacts.insert(key.into(), point.to_vec());
     }
 
@@ -116,11 +113,14 @@ fn explain_agrees_with_run_on_every_sample_record() {
                         if c.outcome.eligible {
                             let p = c.contact.as_ref().expect("an eligible cell has a contact");
                             let mine = vec![
+                                p.name.clone(),
                                 p.email.clone(),
                                 p.phone.clone(),
                                 p.app_id.clone(),
                                 p.address.clone(),
                                 p.postcode.clone(),
+                                p.city.clone(),
+                                p.country.clone(),
                             ];
                             assert_eq!(audience, Some(&mine), "{rec:?} {key:?}");
                         } else {

@@ -185,6 +185,12 @@ pub fn cell(
     (eligible, outcome, expires)
 }
 
+/// Value `i` of column `col` as text (dates as `YYYY-MM-DD`, booleans as `true`/`false`).
+pub fn text(df: &DataFrame, col: &str, i: usize) -> Option<String> {
+    let c = df.column(col).unwrap().cast(&DataType::String).unwrap();
+    c.str().unwrap().get(i).map(str::to_string)
+}
+
 /// The physical line (header = 1) on which the row starting with `prefix` begins.
 pub fn line_of(file: &Path, prefix: &str) -> i64 {
     let text = std::fs::read(file).unwrap();
