@@ -54,8 +54,9 @@ pub const COLUMNS: [&str; 8] = [
 ];
 
 /// Writes `changes/` of the run being written in `dir` against the published run folder
-/// `previous`, per dealer. `Ok(None)` when the previous run's files are not in the order
-/// this tool writes them (then nothing is written, and the manifest says why).
+/// `previous`, per dealer. `Ok(Err(why))` when the previous run cannot be compared (files not in the order
+/// this tool writes them, null keys, unreadable): then nothing is written and the manifest
+/// says why.
 #[allow(clippy::type_complexity)]
 pub fn write(dir: &RunDir, previous: &Path) -> Result<std::result::Result<Written, String>> {
     let (old_root, new_root) = (previous.join("eligibility"), dir.tmp.join("eligibility"));
@@ -118,7 +119,7 @@ fn dealer(
     old: &Path,
     new: &Path,
 ) -> Result<std::result::Result<(u64, u64), String>> {
-    let dealer = write::unescape(folder.trim_start_matches("dealer_id="));
+    let target = dir.tmp.join("changes").join(folder);
     let (mut a, mut b) = (Cursor::open(old)?, Cursor::open(new)?);
     let mut out = Batch::default();
     let mut writer: Option<write::PartWriter> = None;
@@ -148,10 +149,10 @@ fn dealer(
             b.advance();
         }
         if out.len() >= BATCH {
-            rows += out.flush(dir, &dealer, &mut writer)?;
+            rows += out.flush(&target, &mut writer)?;
         }
     }
-    rows += out.flush(dir, &dealer, &mut writer)?;
+    rows += out.flush(&target, &mut writer)?;
     let bytes = writer.map(write::PartWriter::finish).transpose()?;
     Ok(Ok((rows, bytes.unwrap_or(0))))
 }
@@ -214,13 +215,8 @@ impl Batch {
             .push(new.as_ref().and_then(|n| n.reason).map(str::to_string));
     }
 
-    /// Writes the rows gathered as a row group of `changes/dealer_id=D/part-0.parquet`.
-    fn flush(
-        &mut self,
-        dir: &RunDir,
-        dealer: &str,
-        writer: &mut Option<write::PartWriter>,
-    ) -> Result<u64> {
+    /// Writes the rows gathered as a row group of `<folder>/part-0.parquet`.
+    fn flush(&mut self, folder: &Path, writer: &mut Option<write::PartWriter>) -> Result<u64> {
         let n = self.len();
         if n == 0 {
             return Ok(0);
@@ -240,16 +236,14 @@ impl Batch {
                 Column::new("new_reason".into(), b.new_reason),
             ],
         )?;
-        let w = match writer {
-            Some(w) => w,
-            None => writer.insert(dir.part_writer(
-                "changes",
-                &[("dealer_id", dealer)],
-                df.schema(),
-                false,
-            )?),
-        };
-        w.write(&mut df)?;
+        if writer.is_none() {
+            fs::create_dir_all(folder).map_err(|e| write::output_error(folder, &e))?;
+            let path = folder.join("part-0.parquet");
+            *writer = Some(write::PartWriter::create(path, df.schema(), false, false)?);
+        }
+        if let Some(w) = writer {
+            w.write(&mut df)?;
+        }
         Ok(n as u64)
     }
 }

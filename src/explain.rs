@@ -18,10 +18,10 @@ use crate::error::{Error, Result};
 use crate::pipeline::Terms;
 use crate::progress::Progress;
 use crate::read::{self, file_name};
-use crate::records::{self, Records, Valid};
+use crate::records::{self, Records};
 use crate::run::{self, Job};
 use crate::schema::{Channel, Table, CATEGORIES};
-use crate::validate::{self, Context, CustomerIndex};
+use crate::validate::{self, Context};
 use crate::values::{clean, from_epoch_days};
 
 /// One dealer's rows of the extract, validated and joined.
@@ -49,45 +49,43 @@ pub fn load(job: &Job, dealer: &str, progress: &Progress) -> Result<Dealer> {
         as_of: job.as_of,
         date_format: &csv.date_format,
     };
-    let mut valid = BTreeMap::new();
-    let mut quarantine = Vec::new();
-    let mut index = CustomerIndex::default();
-    for s in &sources {
-        let mut raw = read::read(s, csv, progress)?;
-        if s.table != Table::DoNotCall {
-            let ids = raw
-                .column("dealer_id")
-                .ok_or_else(|| Error::Internal("dealer_id was checked".into()))?
-                .str()?;
-            let mine: BooleanChunked = ids
-                .iter()
-                .map(|d| d.and_then(clean) == Some(dealer))
-                .collect();
-            raw.df = raw.df.filter(&mine)?;
-        }
-        let checked = validate::check(&raw, &ctx, Some(&index), None)?;
-        if s.table == Table::Customers {
-            index = CustomerIndex::new(&checked.valid)?;
-        }
-        quarantine.push((s.table, file_name(&s.path), checked.quarantine));
-        valid.insert(s.table, checked.valid);
+    let (dnc, sources): (Vec<read::Source>, Vec<read::Source>) = sources
+        .into_iter()
+        .partition(|s| s.table == Table::DoNotCall);
+    let mut do_not_call = PlHashSet::default();
+    let mut files: BTreeMap<Table, String> = BTreeMap::new();
+    for s in &dnc {
+        let raw = read::read(s, csv, progress)?;
+        let checked = validate::check(&raw, &ctx, None, None)?;
+        do_not_call = records::do_not_call(Some(&checked.valid))?;
     }
-    let do_not_call = records::do_not_call(valid.get(&Table::DoNotCall))?;
-    let empty = DataFrame::empty();
-    let records = records::build(&Valid {
-        customers: valid.get(&Table::Customers).unwrap_or(&empty),
-        invoices: valid.get(&Table::Invoices).unwrap_or(&empty),
-        vehicles: valid.get(&Table::Vehicles),
-        preferences: valid.get(&Table::Preferences),
-        requests: valid.get(&Table::Requests),
-        do_not_call: &do_not_call,
-    })?;
+    // only the dealer's rows: a dealer's decisions never depend on another dealer's rows
+    let tables = sources.iter().map(|s| {
+        files.insert(s.table, file_name(&s.path));
+        let mut raw = read::read(s, csv, progress)?;
+        let ids = raw
+            .column("dealer_id")
+            .ok_or_else(|| Error::Internal(format!("{}: no dealer_id", s.path.display())))?
+            .str()?;
+        let mine: BooleanChunked = ids
+            .iter()
+            .map(|d| d.and_then(clean) == Some(dealer))
+            .collect();
+        raw.df = raw.df.filter(&mine)?;
+        Ok(raw)
+    });
+    let joined = run::check_and_join(tables, &ctx, &do_not_call, true)?;
+    let quarantine = joined
+        .quarantine
+        .into_iter()
+        .map(|(t, q)| (t, files.get(&t).cloned().unwrap_or_default(), q))
+        .collect();
     Ok(Dealer {
         dealer: dealer.to_string(),
         as_of: job.as_of,
         terms: job.pipeline.policy.for_dealer(dealer).clone(),
-        records,
-        valid,
+        records: joined.records,
+        valid: joined.valid,
         quarantine,
         do_not_call,
     })
@@ -234,7 +232,7 @@ impl Dealer {
     fn quarantined(&self, customer: &str) -> Result<Vec<Quarantined>> {
         let mut out = Vec::new();
         for (table, file, q) in &self.quarantine {
-            if *table == Table::DoNotCall || q.height() == 0 {
+            if q.height() == 0 {
                 continue;
             }
             let (lines, reasons, rows) = (

@@ -17,8 +17,8 @@ use crate::error::{Error, Result};
 use crate::manifest::{CellCount, Input, Manifest, Reading};
 use crate::pipeline::Pipeline;
 use crate::progress::Progress;
-use crate::read::{self, file_name, Source};
-use crate::records::{self, Valid};
+use crate::read::{self, file_name, RawTable, Source};
+use crate::records::{self, Records, Valid};
 use crate::route::{self, Routed};
 use crate::schema::{Table, CATEGORIES, CHANNELS};
 use crate::validate::{self, Context, CustomerIndex, TableStats};
@@ -108,14 +108,19 @@ type Outputs = BTreeMap<&'static str, Written>;
 
 fn add_outputs(into: &mut Outputs, from: &Outputs) {
     for (name, w) in from {
-        let t = into.entry(name).or_insert_with(|| Written {
-            path: (*name).to_string(),
-            ..Written::default()
-        });
-        t.rows += w.rows;
-        t.files += w.files;
-        t.bytes += w.bytes;
+        add_written(into, name, w);
     }
+}
+
+/// Adds what was written to dataset `name` to its totals.
+fn add_written(into: &mut Outputs, name: &'static str, w: &Written) {
+    let t = into.entry(name).or_insert_with(|| Written {
+        path: name.to_string(),
+        ..Written::default()
+    });
+    t.rows += w.rows;
+    t.files += w.files;
+    t.bytes += w.bytes;
 }
 
 /// The files of one dealer's partitions, each opened when its first rows come.
@@ -187,18 +192,13 @@ impl<'a> DealerFiles<'a> {
     fn finish(self) -> Result<Outputs> {
         let mut out = Outputs::new();
         let mut count = |name: &'static str, rows: u64, bytes: u64| {
-            add_outputs(
-                &mut out,
-                &BTreeMap::from([(
-                    name,
-                    Written {
-                        path: name.to_string(),
-                        rows,
-                        files: 1,
-                        bytes,
-                    },
-                )]),
-            );
+            let w = Written {
+                path: name.to_string(),
+                rows,
+                files: 1,
+                bytes,
+            };
+            add_written(&mut out, name, &w);
         };
         for ((name, _), (w, rows)) in self.parquet {
             count(name, rows, w.finish()?);
@@ -348,7 +348,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
                 Ok(w) => (w, format!("compared with the run of {date}")),
                 Err(why) => (Written::default(), format!("not compared: {why}")),
             };
-            add_outputs(&mut outputs, &BTreeMap::from([("changes", written)]));
+            add_written(&mut outputs, "changes", &written);
             changes::Since {
                 previous_as_of: Some(date.to_string()),
                 note,
@@ -479,33 +479,18 @@ fn bucket(
     dir: &write::RunDir,
 ) -> Result<Bucket> {
     let (csv, policy, expiring_days) = (&pipeline.csv, &pipeline.policy, pipeline.expiring_days);
-    let mut stats = BTreeMap::new();
-    let mut quarantine = Vec::new();
-    let mut valid: BTreeMap<Table, DataFrame> = BTreeMap::new();
-    let mut index = CustomerIndex::default();
-    for r in routed {
-        let table = r.source.table;
-        let raw = route::load(r, b, csv)?;
-        let c = validate::check(&raw, ctx, Some(&index), records::columns_used(table))?;
-        drop(raw);
-        if table == Table::Customers {
-            index = CustomerIndex::new(&c.valid)?;
-        }
-        stats.insert(table, c.stats);
-        quarantine.push(c.quarantine);
-        valid.insert(table, c.valid);
-    }
-    drop(index);
-    let empty = DataFrame::empty();
-    let recs = records::build(&Valid {
-        customers: valid.get(&Table::Customers).unwrap_or(&empty),
-        invoices: valid.get(&Table::Invoices).unwrap_or(&empty),
-        vehicles: valid.get(&Table::Vehicles),
-        preferences: valid.get(&Table::Preferences),
-        requests: valid.get(&Table::Requests),
+    let Joined {
+        stats,
+        quarantine,
+        records: recs,
+        ..
+    } = check_and_join(
+        routed.iter().map(|r| route::load(r, b, csv)),
+        ctx,
         do_not_call,
-    })?;
-    drop(valid);
+        false,
+    )?;
+    let quarantine = quarantine.into_iter().map(|(_, q)| q).collect();
 
     let order = cells::sorted_records(&recs);
     // a dealer's cells are decided and written a row group at a time
@@ -550,6 +535,64 @@ fn bucket(
         quarantine,
         written,
         counts: merge_counts(per_dealer.into_iter().flat_map(|(_, c)| c)),
+    })
+}
+
+/// Some dealers' tables, validated and joined.
+pub struct Joined {
+    pub stats: BTreeMap<Table, TableStats>,
+    /// Quarantined rows per table, in the order read.
+    pub quarantine: Vec<(Table, DataFrame)>,
+    pub valid: BTreeMap<Table, DataFrame>,
+    pub records: Records,
+}
+
+/// Validates the tables of some dealers (customers first; do_not_call is checked apart) and
+/// joins them: the one path from rows to records that `run` (per bucket) and `explain` (per
+/// dealer) share. With `keep_all` the valid rows keep every contract column, else only what
+/// the join reads.
+pub fn check_and_join(
+    tables: impl Iterator<Item = Result<RawTable>>,
+    ctx: &Context,
+    do_not_call: &PlHashSet<String>,
+    keep_all: bool,
+) -> Result<Joined> {
+    let mut stats = BTreeMap::new();
+    let mut quarantine = Vec::new();
+    let mut valid: BTreeMap<Table, DataFrame> = BTreeMap::new();
+    let mut index = CustomerIndex::default();
+    for raw in tables {
+        let raw = raw?;
+        let table = raw.source.table;
+        let keep = if keep_all {
+            None
+        } else {
+            records::columns_used(table)
+        };
+        let c = validate::check(&raw, ctx, Some(&index), keep)?;
+        drop(raw);
+        if table == Table::Customers {
+            index = CustomerIndex::new(&c.valid)?;
+        }
+        stats.insert(table, c.stats);
+        quarantine.push((table, c.quarantine));
+        valid.insert(table, c.valid);
+    }
+    drop(index);
+    let empty = DataFrame::empty();
+    let records = records::build(&Valid {
+        customers: valid.get(&Table::Customers).unwrap_or(&empty),
+        invoices: valid.get(&Table::Invoices).unwrap_or(&empty),
+        vehicles: valid.get(&Table::Vehicles),
+        preferences: valid.get(&Table::Preferences),
+        requests: valid.get(&Table::Requests),
+        do_not_call,
+    })?;
+    Ok(Joined {
+        stats,
+        quarantine,
+        valid,
+        records,
     })
 }
 

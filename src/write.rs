@@ -197,31 +197,6 @@ pub fn escape(v: &str) -> String {
     out
 }
 
-/// The partition value a folder name spells (the reverse of `escape`).
-pub fn unescape(name: &str) -> String {
-    let b = name.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = b.get(i + 1..i + 3).and_then(|h| {
-            std::str::from_utf8(h)
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        });
-        match (b[i], hex) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// A buffered output file that polars' Parquet writer writes to (it writes headers and
 /// footers in many small pieces) and that is flushed, with its error seen, when polars is
 /// done with it.
@@ -407,8 +382,5 @@ mod tests {
         assert_eq!(escape("D001"), "D001");
         assert_eq!(escape("Garage a/b=c"), "Garage%20a%2Fb%3Dc");
         assert_eq!(escape(".."), "%2E.");
-        for v in ["D001", "Garage a/b=c", "..", "Café %20"] {
-            assert_eq!(unescape(&escape(v)), v);
-        }
     }
 }

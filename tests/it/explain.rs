@@ -27,12 +27,7 @@ type Cells = BTreeMap<(String, String), (bool, Option<String>, Option<String>, S
 #[test]
 fn explain_agrees_with_run_on_every_sample_record() {
     let work = Workdir::new();
-    work.run(
-        "pipelines/sample.toml",
-        &repo().join("sample-data/iso"),
-        "out",
-    );
-    let run = work.run_dir("out");
+    let run = work.run_sample();
     let e = dataset(&run, "eligibility");
     let mut by_record: BTreeMap<(String, String), Cells> = BTreeMap::new();
     for i in 0..e.height() {
@@ -192,9 +187,8 @@ fn next_change_is_the_day_the_decision_changes() {
 fn explain_text_and_json() {
     let work = Workdir::new();
     let p = repo().join("pipelines/sample.toml");
-    let mut all = String::new();
-    for (dealer, customer) in [("D001", "1002"), ("D001", "1015"), ("D002", "2905")] {
-        let o = work.cmd(&[
+    let explain = |dealer: &str, customer: &str, json: bool| {
+        let mut args = vec![
             "explain",
             "--pipeline",
             p.to_str().unwrap(),
@@ -204,25 +198,22 @@ fn explain_text_and_json() {
             customer,
             "--as-of",
             AS_OF,
-        ]);
+        ];
+        if json {
+            args.push("--json");
+        }
+        work.cmd(&args)
+    };
+    let mut all = String::new();
+    for (dealer, customer) in [("D001", "1002"), ("D001", "1015"), ("D002", "2905")] {
+        let o = explain(dealer, customer, false);
         assert_ok(&o);
         all += &String::from_utf8_lossy(&o.stdout);
         all += "\n";
     }
     insta::assert_snapshot!(all);
 
-    let o = work.cmd(&[
-        "explain",
-        "--pipeline",
-        p.to_str().unwrap(),
-        "--dealer",
-        "D001",
-        "--customer",
-        "1006",
-        "--as-of",
-        AS_OF,
-        "--json",
-    ]);
+    let o = explain("D001", "1006", true);
     assert_ok(&o);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let cells = v["record"]["cells"].as_array().unwrap();
@@ -239,17 +230,7 @@ fn explain_text_and_json() {
         "the opt-in of the same instant"
     );
 
-    let o = work.cmd(&[
-        "explain",
-        "--pipeline",
-        p.to_str().unwrap(),
-        "--dealer",
-        "D001",
-        "--customer",
-        "nobody",
-        "--as-of",
-        AS_OF,
-    ]);
+    let o = explain("D001", "nobody", false);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("no customer record nobody of dealer D001"),

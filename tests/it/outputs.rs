@@ -43,12 +43,7 @@ fn without(df: &DataFrame, col: &str) -> DataFrame {
 #[test]
 fn hive_partitioned_by_dealer_with_the_key_in_folder_names_only() {
     let work = Workdir::new();
-    work.run(
-        "pipelines/sample.toml",
-        &repo().join("sample-data/iso"),
-        "out",
-    );
-    let run = work.run_dir("out");
+    let run = work.run_sample();
     let df = dataset(&run, "eligibility");
     let dealers = df
         .column("dealer_id")
@@ -283,12 +278,7 @@ fn typed_parquet_columns_are_read_as_their_type() {
 #[test]
 fn a_killed_run_leaves_the_previous_output_as_it_was() {
     let work = Workdir::new();
-    work.run(
-        "pipelines/sample.toml",
-        &repo().join("sample-data/iso"),
-        "out",
-    );
-    let run = work.run_dir("out");
+    let run = work.run_sample();
     let before = std::fs::read(run.join("manifest.json")).unwrap();
     let out = work.path("out");
     for stage in ["eligibility_written", "before_publish"] {

@@ -17,12 +17,7 @@ fn sample() -> &'static Sample {
     static S: OnceLock<Sample> = OnceLock::new();
     S.get_or_init(|| {
         let work = Workdir::new();
-        work.run(
-            "pipelines/sample.toml",
-            &repo().join("sample-data/iso"),
-            "out",
-        );
-        let run = work.run_dir("out");
+        let run = work.run_sample();
         let eligibility = dataset(&run, "eligibility");
         Sample {
             _work: work,

@@ -19,12 +19,7 @@ fn run_summary() {
 #[test]
 fn manifest() {
     let work = Workdir::new();
-    work.run(
-        "pipelines/sample.toml",
-        &repo().join("sample-data/iso"),
-        "out",
-    );
-    let run = work.run_dir("out");
+    let run = work.run_sample();
     let mut m = crate::support::manifest(&run);
     m["timings_s"] = "[timings]".into();
     m["tool_version"] = "[version]".into();

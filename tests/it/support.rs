@@ -58,6 +58,17 @@ impl Workdir {
         o
     }
 
+    /// `run` of the bundled pipeline on the bundled sample (`sample-data/iso`) into `out`;
+    /// returns the run folder.
+    pub fn run_sample(&self) -> PathBuf {
+        self.run(
+            "pipelines/sample.toml",
+            &repo().join("sample-data/iso"),
+            "out",
+        );
+        self.run_dir("out")
+    }
+
     /// The same, with the pipeline file's own input when `input` is `None`, extra
     /// environment, and whatever the outcome.
     pub fn try_run(
