@@ -54,9 +54,9 @@ pub const COLUMNS: [&str; 8] = [
 ];
 
 /// Writes `changes/` of the run being written in `dir` against the published run folder
-/// `previous`, per dealer. `Ok(Err(why))` when the previous run cannot be compared (files not in the order
-/// this tool writes them, null keys, unreadable): then nothing is written and the manifest
-/// says why.
+/// `previous`, per dealer. `Ok(Err(why))` when the previous run cannot be compared (files
+/// not in the order this tool writes them, null keys, unreadable): then nothing is written
+/// and the manifest says why.
 #[allow(clippy::type_complexity)]
 pub fn write(dir: &RunDir, previous: &Path) -> Result<std::result::Result<Written, String>> {
     let (old_root, new_root) = (previous.join("eligibility"), dir.tmp.join("eligibility"));
