@@ -252,6 +252,9 @@ pub(crate) struct CsvRecords<R> {
     /// line ends consumed so far
     lines: u64,
     prev_cr: bool,
+    /// the file offset of `buf[0]`, and of the last record's first byte
+    offset: u64,
+    record_start: u64,
     fields: Vec<u8>,
     ends: Vec<usize>,
     nfields: usize,
@@ -270,6 +273,8 @@ impl<R: Read> CsvRecords<R> {
             eof: false,
             lines: 0,
             prev_cr: false,
+            offset: 0,
+            record_start: 0,
             fields: vec![0; 4096],
             ends: vec![0; 64],
             nfields: 0,
@@ -293,6 +298,18 @@ impl<R: Read> CsvRecords<R> {
         &raw[..end]
     }
 
+    /// Reads from file offset `offset`, a line start after `lines` line ends, instead of
+    /// from the start of the file.
+    pub(crate) fn starting_at(mut self, offset: u64, lines: u64) -> Self {
+        (self.offset, self.lines) = (offset, lines);
+        self
+    }
+
+    /// The file offset of the last record's first byte.
+    pub(crate) fn record_start(&self) -> u64 {
+        self.record_start
+    }
+
     pub(crate) fn into_inner(self) -> R {
         self.inner
     }
@@ -300,28 +317,14 @@ impl<R: Read> CsvRecords<R> {
     fn fill(&mut self) -> std::io::Result<()> {
         if self.start == self.end && !self.eof {
             let n = self.inner.read(&mut self.buf)?;
+            self.offset += self.end as u64;
             (self.start, self.end, self.eof) = (0, n, n == 0);
         }
         Ok(())
     }
 
     fn count_lines(&mut self, bytes_from: usize, bytes_to: usize) {
-        let bytes = &self.buf[bytes_from..bytes_to];
-        let Some(&last) = bytes.last() else { return };
-        if memchr::memchr(b'\r', bytes).is_none() {
-            // no CR: every LF ends a line, but one right after a CR ending the last slice
-            let lf = memchr::memchr_iter(b'\n', bytes).count() as u64;
-            self.lines += lf - u64::from(self.prev_cr && bytes[0] == b'\n');
-            self.prev_cr = false;
-            return;
-        }
-        for &b in bytes {
-            if b == b'\r' || (b == b'\n' && !self.prev_cr) {
-                self.lines += 1;
-            }
-            self.prev_cr = b == b'\r';
-        }
-        debug_assert_eq!(self.prev_cr, last == b'\r');
+        self.lines += line_ends(&self.buf[bytes_from..bytes_to], &mut self.prev_cr);
     }
 
     /// The next record and the line it starts on.
@@ -339,6 +342,7 @@ impl<R: Read> CsvRecords<R> {
             }
         }
         let line = self.lines + 1;
+        self.record_start = self.offset + self.start as u64;
         let (mut out, mut nend) = (0, 0);
         if let Some(raw) = &mut self.raw {
             raw.clear();
@@ -385,6 +389,28 @@ impl<R: Read> CsvRecords<R> {
         let from = if i == 0 { 0 } else { self.ends[i - 1] };
         Some(&self.fields[from..self.ends[i]])
     }
+}
+
+/// The line ends in `bytes` (`\n`, `\r\n` or a bare `\r`); `prev_cr` says whether the
+/// bytes before ended in `\r`, and is set for the bytes after.
+pub(crate) fn line_ends(bytes: &[u8], prev_cr: &mut bool) -> u64 {
+    let Some(&last) = bytes.last() else { return 0 };
+    if memchr::memchr(b'\r', bytes).is_none() {
+        // no CR: every LF ends a line, but one right after a CR ending the last slice
+        let lf = memchr::memchr_iter(b'\n', bytes).count() as u64;
+        let n = lf - u64::from(*prev_cr && bytes[0] == b'\n');
+        *prev_cr = false;
+        return n;
+    }
+    let mut n = 0;
+    for &b in bytes {
+        if b == b'\r' || (b == b'\n' && !*prev_cr) {
+            n += 1;
+        }
+        *prev_cr = b == b'\r';
+    }
+    debug_assert_eq!(*prev_cr, last == b'\r');
+    n
 }
 
 pub(crate) fn read_header<R: Read>(

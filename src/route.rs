@@ -2,26 +2,28 @@
 //! time instead of the whole extract.
 //!
 //! Every key of the contract is scoped by `dealer_id`, so each check and join needs only the
-//! rows of one dealer (`do_not_call`, which has no dealer, is read whole). `route` reads a
-//! table once, hashes each row's trimmed `dealer_id` to a bucket (rows without one go to
-//! bucket 0) and appends the row to that bucket's file, keeping its line number and the order
-//! of the file. `load` reads one bucket's file back as the `RawTable` that `read` would have
-//! made of those rows. CSV rows are copied as written (bytes, quoting and encoding untouched,
-//! behind a line-number field); Parquet rows are written as the raw frame `read` makes of
-//! them, types kept.
+//! rows of one dealer (`do_not_call`, which has no dealer, is read whole). `route` reads each
+//! table once, in pieces on all cores (CSV cut at line starts, Parquet by row groups), hashes
+//! each row's trimmed `dealer_id` to a bucket (rows without one go to bucket 0) and appends the
+//! row to that piece's file of the bucket, keeping its line number. `load` reads one bucket's
+//! files back, piece after piece, as the `RawTable` that `read` would have made of those rows,
+//! in file order. CSV rows are copied as written (bytes, quoting and encoding untouched, behind
+//! a line-number field); Parquet rows are written as the raw frame `read` makes of them, types
+//! kept.
 //!
 //! Bucket files are owner-only (they hold raw rows) and live in the run's hidden temporary
 //! folder, which is removed when the run ends.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use indicatif::ProgressBar;
 use polars::prelude::*;
-use sha2::Digest;
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::pipeline::{hex, CsvOptions, MAX_BUCKETS};
+use crate::pipeline::{CsvOptions, MAX_BUCKETS};
 use crate::progress::Progress;
 use crate::read::{self, file_col, file_name, Format, RawTable, Source};
 use crate::values::clean;
@@ -37,8 +39,8 @@ pub struct Routed {
     pub positions: Vec<Option<usize>>,
     pub sha256: String,
     pub bytes: u64,
-    /// Each bucket's file, `None` when no row went to it.
-    pub files: Vec<Option<PathBuf>>,
+    /// Per piece of the file, in file order: each bucket's file, `None` when no row went to it.
+    pub pieces: Vec<Vec<Option<PathBuf>>>,
     /// Rows in each bucket.
     pub rows: Vec<u64>,
 }
@@ -74,26 +76,306 @@ pub fn bucket_of(dealer: Option<&str>, buckets: usize) -> usize {
     (h % buckets as u64) as usize
 }
 
-/// Reads `source` once and writes its rows to one file per bucket under `dir`.
+/// Input per piece when a file is split on several cores, counting a Parquet byte as five
+/// CSV bytes.
+pub const PIECE_BYTES: u64 = 128 << 20;
+
+/// Where one piece of a file starts and ends.
+#[derive(Clone)]
+enum Span {
+    /// CSV bytes from `start`, a line start after `lines` line ends, up to the first record
+    /// that starts at or after `end`.
+    Csv { start: u64, end: u64, lines: u64 },
+    /// Parquet row groups, the first starting on row `first_row` (0-based) of the file.
+    Parquet {
+        groups: std::ops::Range<usize>,
+        first_row: usize,
+    },
+}
+
+/// A file to split: its header and its pieces.
+struct Plan {
+    source: Source,
+    header: Vec<String>,
+    positions: Vec<Option<usize>>,
+    dealer: usize,
+    spans: Vec<Span>,
+    metadata: Option<polars::io::parquet::metadata::FileMetadataRef>,
+    bar: ProgressBar,
+}
+
+/// What routing one piece gave.
+struct Piece {
+    files: Vec<Option<PathBuf>>,
+    rows: Vec<u64>,
+    /// CSV: the offsets of the piece's first record and of the first record after it
+    /// (`None`: the end of the file).
+    first: Option<u64>,
+    next: Option<u64>,
+}
+
+/// What one task of `route` gave: a file's hash and size, or a piece routed.
+enum Done {
+    Hash(String, u64),
+    Piece(Result<Piece>),
+}
+
+/// Reads every file of `sources` once and writes its rows to one file per bucket (and piece)
+/// under `dir`. Files larger than `piece_bytes` are split into pieces routed on all cores:
+/// Parquet by row groups; CSV at line starts, each piece counting the lines before it. A CSV
+/// cut that falls inside a quoted field shows as pieces that do not meet (the record before
+/// the cut runs past it), and that file is then routed again whole.
 pub fn route(
-    source: &Source,
+    sources: &[Source],
     csv: &CsvOptions,
     buckets: usize,
     dir: &Path,
     progress: &Progress,
-) -> Result<Routed> {
-    match source.format {
-        Format::Csv => route_csv(source, csv, buckets, dir, progress),
-        Format::Parquet => route_parquet(source, buckets, dir, progress),
+    piece_bytes: u64,
+) -> Result<Vec<Routed>> {
+    let plans: Vec<Plan> = sources
+        .par_iter()
+        .map(|s| plan(s, csv, piece_bytes, progress))
+        .collect::<Result<_>>()?;
+    // every piece of every file, and each file's hash, weighed by bytes
+    let mut tasks: Vec<(usize, Option<usize>)> = Vec::new();
+    let mut weights = Vec::new();
+    for (f, p) in plans.iter().enumerate() {
+        let size = std::fs::metadata(&p.source.path).map_or(0, |m| m.len());
+        tasks.push((f, None));
+        weights.push(size / 8);
+        for k in 0..p.spans.len() {
+            tasks.push((f, Some(k)));
+            weights.push(size / p.spans.len() as u64);
+        }
+    }
+    let done = crate::run::in_parallel(&weights, u64::MAX, |t| {
+        let (f, piece) = tasks[t];
+        let p = &plans[f];
+        Ok(match piece {
+            None => {
+                let (sha256, bytes) = read::hash_file(&p.source.path)?;
+                Done::Hash(sha256, bytes)
+            }
+            Some(k) => match &p.spans[k] {
+                Span::Csv { .. } => Done::Piece(route_piece(p, k, csv, buckets, dir)),
+                Span::Parquet { .. } => Done::Piece(Ok(route_piece(p, k, csv, buckets, dir)?)),
+            },
+        })
+    })?;
+    let mut hashes = vec![(String::new(), 0); plans.len()];
+    let mut pieces: Vec<Vec<Result<Piece>>> = plans.iter().map(|_| Vec::new()).collect();
+    for ((f, _), d) in tasks.iter().zip(done) {
+        match d {
+            Done::Hash(sha256, bytes) => hashes[*f] = (sha256, bytes),
+            Done::Piece(r) => pieces[*f].push(r),
+        }
+    }
+    plans
+        .into_iter()
+        .zip(pieces)
+        .zip(hashes)
+        .map(|((plan, pieces), (sha256, bytes))| {
+            let meet = pieces.iter().all(Result::is_ok)
+                && pieces.windows(2).all(|w| match (&w[0], &w[1]) {
+                    (Ok(a), Ok(b)) => a.next == b.first,
+                    _ => false,
+                });
+            let pieces = if meet {
+                pieces.into_iter().collect::<Result<Vec<_>>>()?
+            } else {
+                for p in pieces.iter().flatten() {
+                    for f in p.files.iter().flatten() {
+                        let _ = std::fs::remove_file(f);
+                    }
+                }
+                let whole = Plan {
+                    spans: vec![Span::Csv {
+                        start: 0,
+                        end: u64::MAX,
+                        lines: 0,
+                    }],
+                    ..plan
+                };
+                whole.bar.set_position(0);
+                let p = route_piece(&whole, 0, csv, buckets, dir)?;
+                return Ok(routed(whole, vec![p], sha256, bytes));
+            };
+            Ok(routed(plan, pieces, sha256, bytes))
+        })
+        .collect()
+}
+
+fn routed(plan: Plan, pieces: Vec<Piece>, sha256: String, bytes: u64) -> Routed {
+    plan.bar.finish_and_clear();
+    let mut rows = vec![0; pieces.first().map_or(0, |p| p.rows.len())];
+    for p in &pieces {
+        for (t, n) in rows.iter_mut().zip(&p.rows) {
+            *t += n;
+        }
+    }
+    Routed {
+        source: plan.source,
+        header: plan.header,
+        positions: plan.positions,
+        sha256,
+        bytes,
+        pieces: pieces.into_iter().map(|p| p.files).collect(),
+        rows,
     }
 }
 
-fn bucket_path(dir: &Path, source: &Source, bucket: usize) -> PathBuf {
+/// Reads a file's header and cuts it into pieces of about `piece_bytes`.
+fn plan(source: &Source, csv: &CsvOptions, piece_bytes: u64, progress: &Progress) -> Result<Plan> {
+    let path = &source.path;
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    let unreadable = |e: PolarsError| read::unreadable(path, None, e.to_string());
+    let (header, metadata, spans) = match source.format {
+        Format::Csv => {
+            let (header, _) = read::header(source, csv)?;
+            (header, None, csv_spans(path, size, piece_bytes)?)
+        }
+        Format::Parquet => {
+            let mut reader = ParquetReader::new(read::open(path)?);
+            let metadata = reader.get_metadata().map_err(unreadable)?.clone();
+            let header = reader
+                .schema()
+                .map_err(unreadable)?
+                .iter_names()
+                .map(PlSmallStr::to_string)
+                .collect();
+            let mut rows = Vec::new();
+            for group in &metadata.row_groups {
+                rows.push(group.num_rows());
+            }
+            let n = (size * 5).div_ceil(piece_bytes).max(1);
+            let spans = parquet_spans(&rows, usize::try_from(n).unwrap_or(usize::MAX));
+            (header, Some(metadata), spans)
+        }
+    };
+    let positions = read::positions(source, &header)?;
+    let dealer = dealer_position(source, &positions)?;
+    let total = if source.format == Format::Csv {
+        size
+    } else {
+        0
+    };
+    Ok(Plan {
+        source: source.clone(),
+        header,
+        positions,
+        dealer,
+        spans,
+        metadata,
+        bar: progress.bytes(&format!("splitting {}", file_name(path)), total),
+    })
+}
+
+/// A CSV file of `size` bytes cut at line starts into pieces of about `piece_bytes`, each
+/// with the line ends before it.
+fn csv_spans(path: &Path, size: u64, piece_bytes: u64) -> Result<Vec<Span>> {
+    use std::os::unix::fs::FileExt;
+    let io = |e: std::io::Error| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let file = read::open(path)?;
+    let n = size.div_ceil(piece_bytes.max(1)).max(1);
+    let mut cuts = vec![0];
+    let mut buf = vec![0; 1 << 16];
+    for k in 1..n {
+        // the first line start after the k-th n-th of the file
+        let mut at = size / n * k;
+        while at < size {
+            let got = file.read_at(&mut buf, at).map_err(io)?;
+            if got == 0 {
+                break;
+            }
+            if let Some(i) = memchr::memchr(b'\n', &buf[..got]) {
+                at += i as u64 + 1;
+                if at < size && at > cuts[cuts.len() - 1] {
+                    cuts.push(at);
+                }
+                break;
+            }
+            at += got as u64;
+        }
+    }
+    cuts.push(size);
+    let ends: Vec<u64> = cuts
+        .par_windows(2)
+        .map(|w| {
+            let (mut at, mut n, mut prev_cr) = (w[0], 0, false);
+            let mut buf = vec![0; 1 << 20];
+            while at < w[1] {
+                let want = usize::try_from(w[1] - at)
+                    .unwrap_or(usize::MAX)
+                    .min(buf.len());
+                let got = file.read_at(&mut buf[..want], at).map_err(io)?;
+                if got == 0 {
+                    break;
+                }
+                n += read::line_ends(&buf[..got], &mut prev_cr);
+                at += got as u64;
+            }
+            Ok(n)
+        })
+        .collect::<Result<_>>()?;
+    let mut lines = 0;
+    Ok(cuts
+        .windows(2)
+        .zip(ends)
+        .map(|(w, n)| {
+            let span = Span::Csv {
+                start: w[0],
+                end: w[1],
+                lines,
+            };
+            lines += n;
+            span
+        })
+        .collect())
+}
+
+/// Row groups of `rows` rows each, in at most `n` pieces of about equal rows.
+fn parquet_spans(rows: &[usize], n: usize) -> Vec<Span> {
+    let total: usize = rows.iter().sum();
+    let per = total.div_ceil(n.max(1)).max(1);
+    let mut spans = Vec::new();
+    let (mut from, mut first_row, mut acc) = (0, 0, 0);
+    for (g, r) in rows.iter().enumerate() {
+        acc += r;
+        if acc >= per || g + 1 == rows.len() {
+            spans.push(Span::Parquet {
+                groups: from..g + 1,
+                first_row,
+            });
+            (from, first_row, acc) = (g + 1, first_row + acc, 0);
+        }
+    }
+    spans
+}
+
+/// Passes bytes through while counting them on a progress bar.
+struct Counted<R> {
+    inner: R,
+    bar: ProgressBar,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+fn piece_path(dir: &Path, source: &Source, piece: usize, bucket: usize) -> PathBuf {
     let ext = match source.format {
         Format::Csv => "csv",
         Format::Parquet => "parquet",
     };
-    dir.join(format!("{}-{bucket:04}.{ext}", source.table))
+    dir.join(format!("{}-{piece:04}-{bucket:04}.{ext}", source.table))
 }
 
 fn dealer_position(source: &Source, positions: &[Option<usize>]) -> Result<usize> {
@@ -106,41 +388,72 @@ fn dealer_position(source: &Source, positions: &[Option<usize>]) -> Result<usize
         .ok_or_else(|| Error::Internal(format!("{} has no dealer_id", source.table)))
 }
 
-fn route_csv(
-    source: &Source,
+/// Routes piece `k` of `plan`'s file.
+fn route_piece(
+    plan: &Plan,
+    k: usize,
     csv: &CsvOptions,
     buckets: usize,
     dir: &Path,
-    progress: &Progress,
-) -> Result<Routed> {
-    let path = &source.path;
-    let file = read::open(path)?;
-    let total = file.metadata().map_or(0, |m| m.len());
-    let bar = progress.bytes(&format!("splitting {}", file_name(path)), total);
-    let mut rdr = read::CsvRecords::new(
-        read::Hashing::new(BufReader::with_capacity(1 << 16, file), bar.clone()),
-        csv.delimiter,
-    )
-    .keep_raw();
-    let header = read::read_header(&mut rdr, source, csv)?;
-    let positions = read::positions(source, &header)?;
-    let dealer = dealer_position(source, &positions)?;
+) -> Result<Piece> {
+    match &plan.spans[k] {
+        Span::Csv { start, end, lines } => {
+            route_csv(plan, k, (*start, *end, *lines), csv, buckets, dir)
+        }
+        Span::Parquet { groups, first_row } => {
+            route_parquet(plan, k, groups.clone(), *first_row, buckets, dir)
+        }
+    }
+}
+
+fn route_csv(
+    plan: &Plan,
+    k: usize,
+    (start, end, lines): (u64, u64, u64),
+    csv: &CsvOptions,
+    buckets: usize,
+    dir: &Path,
+) -> Result<Piece> {
+    let path = &plan.source.path;
+    let mut file = read::open(path)?;
+    file.seek(SeekFrom::Start(start)).map_err(|e| Error::Io {
+        path: path.clone(),
+        source: e,
+    })?;
+    let counted = Counted {
+        inner: file,
+        bar: plan.bar.clone(),
+    };
+    let mut rdr = read::CsvRecords::new(counted, csv.delimiter)
+        .keep_raw()
+        .starting_at(start, lines);
+    let unreadable = |e: std::io::Error| read::unreadable(path, None, e.to_string());
+    if start == 0 {
+        rdr.next().map_err(unreadable)?; // the header
+    }
     let mut out: Vec<Option<(PathBuf, BufWriter<File>)>> = (0..buckets).map(|_| None).collect();
     let mut number: Vec<u8> = Vec::with_capacity(24);
     let mut rows = vec![0; buckets];
-    while let Some(line) = rdr
-        .next()
-        .map_err(|e| read::unreadable(path, None, e.to_string()))?
-    {
-        let b = match rdr.field(dealer) {
-            Some(f) => bucket_of(clean(&read::decode(f, csv, path, line, dealer)?), buckets),
+    let (mut first, mut next) = (None, None);
+    while let Some(line) = rdr.next().map_err(unreadable)? {
+        let at = rdr.record_start();
+        first.get_or_insert(at);
+        if at >= end {
+            next = Some(at);
+            break;
+        }
+        let b = match rdr.field(plan.dealer) {
+            Some(f) => bucket_of(
+                clean(&read::decode(f, csv, path, line, plan.dealer)?),
+                buckets,
+            ),
             None => 0,
         };
         rows[b] += 1;
         let (p, w) = match &mut out[b] {
             Some(pw) => pw,
             slot => {
-                let p = bucket_path(dir, source, b);
+                let p = piece_path(dir, &plan.source, k, b);
                 let w = BufWriter::with_capacity(1 << 16, write::create(&p, true)?);
                 slot.insert((p, w))
             }
@@ -153,7 +466,6 @@ fn route_csv(
             .and_then(|()| w.write_all(b"\n"))
             .map_err(|e| write::output_error(p, &e))?;
     }
-    bar.finish_and_clear();
     let files = out
         .into_iter()
         .map(|pw| {
@@ -165,43 +477,34 @@ fn route_csv(
             .transpose()
         })
         .collect::<Result<_>>()?;
-    let hashing = rdr.into_inner();
-    Ok(Routed {
-        source: source.clone(),
-        header,
-        positions,
-        sha256: hex(&hashing.hash.finalize()),
-        bytes: hashing.bytes,
+    Ok(Piece {
         files,
         rows,
+        first,
+        next,
     })
 }
 
 fn route_parquet(
-    source: &Source,
+    plan: &Plan,
+    k: usize,
+    groups: std::ops::Range<usize>,
+    first_row: usize,
     buckets: usize,
     dir: &Path,
-    progress: &Progress,
-) -> Result<Routed> {
-    let path = &source.path;
+) -> Result<Piece> {
+    let path = &plan.source.path;
     let unreadable = |e: PolarsError| read::unreadable(path, None, e.to_string());
-    let bar = progress.bytes(&format!("splitting {}", file_name(path)), 0);
-    let (sha256, bytes) = read::hash_file(path)?;
-    let mut reader = ParquetReader::new(read::open(path)?);
-    let metadata = reader.get_metadata().map_err(unreadable)?.clone();
-    let header: Vec<String> = reader
-        .schema()
-        .map_err(unreadable)?
-        .iter_names()
-        .map(PlSmallStr::to_string)
-        .collect();
-    let positions = read::positions(source, &header)?;
-    let dealer = file_col(dealer_position(source, &positions)?);
+    let metadata = plan
+        .metadata
+        .clone()
+        .ok_or_else(|| Error::Internal("Parquet piece without metadata".into()))?;
+    let dealer = file_col(plan.dealer);
     let mut out: Vec<Option<write::PartWriter>> = (0..buckets).map(|_| None).collect();
-    let mut offset = 0;
+    let mut offset = first_row;
     let mut counts = vec![0; buckets];
     // a row group at a time: memory holds one row group, not the file
-    for group in &metadata.row_groups {
+    for group in &metadata.row_groups[groups] {
         let n = group.num_rows();
         if n == 0 {
             continue;
@@ -227,7 +530,7 @@ fn route_parquet(
             let w = match &mut out[b] {
                 Some(w) => w,
                 slot => slot.insert(write::PartWriter::create(
-                    bucket_path(dir, source, b),
+                    piece_path(dir, &plan.source, k, b),
                     part.schema(),
                     true,
                     true,
@@ -236,7 +539,6 @@ fn route_parquet(
             w.write(&mut part)?;
         }
     }
-    bar.finish_and_clear();
     let files = out
         .into_iter()
         .map(|pw| {
@@ -247,21 +549,37 @@ fn route_parquet(
             .transpose()
         })
         .collect::<Result<_>>()?;
-    Ok(Routed {
-        source: source.clone(),
-        header,
-        positions,
-        sha256,
-        bytes,
+    Ok(Piece {
         files,
         rows: counts,
+        first: None,
+        next: None,
     })
 }
 
-/// The rows of bucket `bucket`, as `read` would have read them, in file order.
+/// The rows of bucket `bucket`, as `read` would have read them, in file order: the pieces'
+/// files read on all cores, one after the other.
 pub fn load(r: &Routed, bucket: usize, csv: &CsvOptions) -> Result<RawTable> {
     let width = r.header.len();
-    let df = match &r.files[bucket] {
+    let files: Vec<&PathBuf> = r.pieces.iter().filter_map(|p| p[bucket].as_ref()).collect();
+    let frames: Vec<DataFrame> = files
+        .par_iter()
+        .map(|p| -> Result<DataFrame> {
+            let file = File::open(p).map_err(|e| write::output_error(p, &e))?;
+            match r.source.format {
+                Format::Csv => {
+                    let hint = file.metadata().map_or(0, |m| m.len()) / 64;
+                    let mut rdr = read::CsvRecords::new(file, csv.delimiter);
+                    read::csv_frame(&mut rdr, width, true, csv, &r.source.path, hint)
+                }
+                Format::Parquet => ParquetReader::new(file)
+                    .finish()
+                    .map_err(|e| write::output_error(p, &e)),
+            }
+        })
+        .collect::<Result<_>>()?;
+    let mut frames = frames.into_iter();
+    let df = match frames.next() {
         None => {
             let mut columns = vec![Column::new_empty("line".into(), &DataType::Int64)];
             columns.extend(
@@ -269,21 +587,13 @@ pub fn load(r: &Routed, bucket: usize, csv: &CsvOptions) -> Result<RawTable> {
             );
             DataFrame::new_infer_height(columns)?
         }
-        Some(p) => match r.source.format {
-            Format::Csv => {
-                let file = File::open(p).map_err(|e| write::output_error(p, &e))?;
-                let mut rdr =
-                    read::CsvRecords::new(BufReader::with_capacity(1 << 16, file), csv.delimiter);
-                let hint = std::fs::metadata(p).map_or(0, |m| m.len()) / 64;
-                read::csv_frame(&mut rdr, width, true, csv, &r.source.path, hint)?
+        Some(mut df) => {
+            for f in frames {
+                df.vstack_mut_owned(f)?;
             }
-            Format::Parquet => {
-                let file = File::open(p).map_err(|e| write::output_error(p, &e))?;
-                ParquetReader::new(file)
-                    .finish()
-                    .map_err(|e| write::output_error(p, &e))?
-            }
-        },
+            df.rechunk_mut();
+            df
+        }
     };
     Ok(RawTable {
         source: r.source.clone(),
@@ -293,4 +603,117 @@ pub fn load(r: &Routed, bucket: usize, csv: &CsvOptions) -> Result<RawTable> {
         sha256: String::new(),
         bytes: 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Table;
+
+    const HEADER: &str = "\u{feff}dealer_id;customer_id;registered_on;source";
+
+    /// Every row of every bucket, sorted by line: (line, values).
+    fn routed_rows(sources: &[Source], piece_bytes: u64) -> (Vec<Vec<String>>, Vec<usize>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let csv = CsvOptions::default();
+        let routed = route(
+            sources,
+            &csv,
+            3,
+            dir.path(),
+            &Progress::new(true),
+            piece_bytes,
+        )
+        .expect("routes");
+        let mut rows = Vec::new();
+        for b in 0..3 {
+            rows.extend(frame_rows(&load(&routed[0], b, &csv).expect("loads").df));
+        }
+        rows.sort_by_key(|r| r[0].parse::<i64>().expect("line"));
+        (rows, routed.iter().map(|r| r.pieces.len()).collect())
+    }
+
+    fn frame_rows(df: &DataFrame) -> Vec<Vec<String>> {
+        (0..df.height())
+            .map(|i| {
+                df.columns()
+                    .iter()
+                    .map(|c| c.get(i).expect("row").to_string())
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn source(dir: &Path, name: &str, format: Format) -> Source {
+        Source {
+            table: Table::Customers,
+            path: dir.join(name),
+            format,
+        }
+    }
+
+    /// Cutting a CSV file into pieces of any size gives the rows and lines of reading it
+    /// whole: through CRLF, bare CR, blank lines and short rows; a cut inside a quoted field
+    /// routes the file again whole.
+    #[test]
+    fn csv_pieces_give_the_rows_of_the_whole_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let plain = (0..40).fold(String::new(), |s, i| {
+            s + &format!("D{};{i};2020-01-01;web\r\n", i % 7)
+        });
+        let tricky = format!(
+            "{plain}\r\nD1;x1;2021-02-03\rD2;\"x;2\";\"two\nlines\"\n\nD3;\"x\"\"3\";\"crlf\r\ninside\"\r\n{plain}D4;last"
+        );
+        for (name, body, cuts_inside_quotes) in
+            [("plain.csv", &plain, false), ("tricky.csv", &tricky, true)]
+        {
+            std::fs::write(dir.path().join(name), format!("{HEADER}\r\n{body}")).expect("write");
+            let s = [source(dir.path(), name, Format::Csv)];
+            let whole =
+                read::read(&s[0], &CsvOptions::default(), &Progress::new(true)).expect("reads");
+            let expected = frame_rows(&whole.df);
+            assert!(expected.len() >= 40, "{name}");
+            let mut fell_back = false;
+            for piece_bytes in [1, 2, 5, 13, 64, 200, u64::MAX] {
+                let (rows, pieces) = routed_rows(&s, piece_bytes);
+                assert_eq!(rows, expected, "{name}, pieces of {piece_bytes} bytes");
+                fell_back |= piece_bytes < 64 && pieces[0] == 1;
+                if piece_bytes == 64 && !cuts_inside_quotes {
+                    assert!(pieces[0] > 10, "{name}: {pieces:?} pieces");
+                }
+            }
+            assert_eq!(fell_back, cuts_inside_quotes, "{name}");
+        }
+    }
+
+    /// A Parquet file is cut by row groups; line numbers are row numbers across the pieces.
+    #[test]
+    fn parquet_pieces_give_the_rows_of_the_whole_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("customers.parquet");
+        let col = |name: &str, f: &dyn Fn(usize) -> String| {
+            Column::new(name.into(), (0..50).map(f).collect::<Vec<_>>())
+        };
+        let df = DataFrame::new_infer_height(vec![
+            col("dealer_id", &|i| format!("D{}", i % 7)),
+            col("customer_id", &|i| i.to_string()),
+            col("registered_on", &|_| "2020-01-01".into()),
+            col("source", &|_| "web".into()),
+        ])
+        .expect("frame");
+        let mut w = write::PartWriter::create(path, df.schema(), false, true).expect("writer");
+        for (at, len) in [(0, 20), (20, 10), (30, 20)] {
+            w.write(&mut df.slice(at, len)).expect("row group");
+        }
+        w.finish().expect("finish");
+        let s = [source(dir.path(), "customers.parquet", Format::Parquet)];
+        let whole = read::read(&s[0], &CsvOptions::default(), &Progress::new(true)).expect("reads");
+        let expected = frame_rows(&whole.df);
+        assert_eq!(expected.len(), 50);
+        for piece_bytes in [1, 1 << 40] {
+            let (rows, pieces) = routed_rows(&s, piece_bytes);
+            assert_eq!(rows, expected, "pieces of {piece_bytes} bytes");
+            assert_eq!(pieces[0], if piece_bytes == 1 { 3 } else { 1 });
+        }
+    }
 }

@@ -256,10 +256,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         .into_iter()
         .partition(|s| s.table == Table::DoNotCall);
     let buckets = route::buckets(&sources, job.pipeline.buckets);
-    let routed: Vec<Routed> = sources
-        .par_iter()
-        .map(|s| route::route(s, csv, buckets, &spill, progress))
-        .collect::<Result<_>>()?;
+    let routed = route::route(&sources, csv, buckets, &spill, progress, route::PIECE_BYTES)?;
     let mut dnc = None;
     let mut inputs = Vec::new();
     for s in &dnc_source {
@@ -279,7 +276,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     let rows: Vec<u64> = (0..buckets)
         .map(|b| routed.iter().map(|r| r.rows[b]).sum())
         .collect();
-    let done = in_parallel(&rows, |b| {
+    let done = in_parallel(&rows, ROWS_AT_ONCE, |b| {
         let r = bucket(b, &routed, &ctx, &job.pipeline, &numbers, &dir);
         bar.inc(1);
         r
@@ -414,12 +411,17 @@ fn plural(n: usize, what: &str) -> String {
 /// about 1.6 GiB at some 200 bytes a row.
 const ROWS_AT_ONCE: u64 = 8_000_000;
 
-/// Runs `work` on every bucket, largest first, on as many threads as rayon has, but starts a
-/// bucket only while the buckets in work hold at most `ROWS_AT_ONCE` rows: a large dealer is
-/// processed alone (with its inner steps still in parallel) instead of beside another.
-fn in_parallel<T: Send>(rows: &[u64], work: impl Fn(usize) -> Result<T> + Sync) -> Result<Vec<T>> {
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by_key(|&b| std::cmp::Reverse(rows[b]));
+/// Runs `work` on every item, largest first, on as many threads as rayon has, but starts an
+/// item only while the items in work weigh at most `limit` together: a large bucket of
+/// dealers is processed alone (with its inner steps still in parallel) instead of beside
+/// another. Returns the results in item order; stops at the first error.
+pub(crate) fn in_parallel<T: Send>(
+    weights: &[u64],
+    limit: u64,
+    work: impl Fn(usize) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by_key(|&b| std::cmp::Reverse(weights[b]));
     // (buckets not yet started, largest last; rows in work; results)
     let state = Mutex::new((
         order.into_iter().rev().collect::<Vec<_>>(),
@@ -439,9 +441,9 @@ fn in_parallel<T: Send>(rows: &[u64], work: impl Fn(usize) -> Result<T> + Sync) 
                     let mut st = lock();
                     loop {
                         let Some(&b) = st.0.last() else { return };
-                        if st.1 == 0 || st.1 + rows[b] <= ROWS_AT_ONCE {
+                        if st.1 == 0 || st.1.saturating_add(weights[b]) <= limit {
                             st.0.pop();
-                            st.1 += rows[b];
+                            st.1 += weights[b];
                             break b;
                         }
                         st = turn
@@ -451,7 +453,7 @@ fn in_parallel<T: Send>(rows: &[u64], work: impl Fn(usize) -> Result<T> + Sync) 
                 };
                 let r = work(b);
                 let mut st = lock();
-                st.1 -= rows[b];
+                st.1 -= weights[b];
                 if r.is_err() {
                     st.0.clear();
                 }
