@@ -245,6 +245,9 @@ impl<R: Read> Read for Hashing<R> {
 pub(crate) struct CsvRecords<R> {
     inner: R,
     core: csv_core::Reader,
+    delimiter: u8,
+    /// split lines without quotes on the delimiter instead of through `core` (tests compare)
+    fast: bool,
     buf: Box<[u8]>,
     start: usize,
     end: usize,
@@ -267,6 +270,8 @@ impl<R: Read> CsvRecords<R> {
         CsvRecords {
             inner,
             core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            delimiter,
+            fast: true,
             buf: vec![0; 1 << 20].into_boxed_slice(),
             start: 0,
             end: 0,
@@ -298,10 +303,10 @@ impl<R: Read> CsvRecords<R> {
         &raw[..end]
     }
 
-    /// Reads from file offset `offset`, a line start after `lines` line ends, instead of
-    /// from the start of the file.
-    pub(crate) fn starting_at(mut self, offset: u64, lines: u64) -> Self {
-        (self.offset, self.lines) = (offset, lines);
+    /// Reads from file offset `offset`, a line start, instead of from the start of the file
+    /// (lines are counted from there).
+    pub(crate) fn starting_at(mut self, offset: u64) -> Self {
+        self.offset = offset;
         self
     }
 
@@ -343,6 +348,9 @@ impl<R: Read> CsvRecords<R> {
         }
         let line = self.lines + 1;
         self.record_start = self.offset + self.start as u64;
+        if self.fast && self.plain_line() {
+            return Ok(Some(line));
+        }
         let (mut out, mut nend) = (0, 0);
         if let Some(raw) = &mut self.raw {
             raw.clear();
@@ -380,6 +388,45 @@ impl<R: Read> CsvRecords<R> {
                 csv_core::ReadRecordResult::End => return Ok(None),
             }
         }
+    }
+
+    /// Takes the next record when it is a whole line in the buffer without a quote or a bare
+    /// CR (most lines): its fields are the pieces between delimiters, as `core` would read
+    /// them. Returns false, consuming nothing, for any other line.
+    fn plain_line(&mut self) -> bool {
+        let bytes = &self.buf[self.start..self.end];
+        let Some(nl) = memchr::memchr(b'\n', bytes) else {
+            return false;
+        };
+        let body = bytes[..nl].strip_suffix(b"\r").unwrap_or(&bytes[..nl]);
+        if memchr::memchr2(b'"', b'\r', body).is_some() {
+            return false;
+        }
+        if self.fields.len() < body.len() {
+            self.fields.resize(body.len(), 0);
+        }
+        let (mut out, mut from, mut n) = (0, 0, 0);
+        for to in memchr::memchr_iter(self.delimiter, body).chain([body.len()]) {
+            let f = &body[from..to];
+            self.fields[out..out + f.len()].copy_from_slice(f);
+            out += f.len();
+            if n == self.ends.len() {
+                self.ends.push(0);
+            }
+            self.ends[n] = out;
+            n += 1;
+            from = to + 1;
+        }
+        self.nfields = n;
+        if let Some(raw) = &mut self.raw {
+            raw.clear();
+            raw.extend_from_slice(&bytes[..=nl]);
+        }
+        // one line end: `\n` or `\r\n`
+        self.lines += 1;
+        self.prev_cr = false;
+        self.start += nl + 1;
+        true
     }
 
     pub(crate) fn field(&self, i: usize) -> Option<&[u8]> {
@@ -469,7 +516,7 @@ fn read_csv(source: &Source, csv: &CsvOptions, progress: &Progress) -> Result<Ra
     );
     let header = read_header(&mut rdr, source, csv)?;
     let positions = positions(source, &header)?;
-    let df = csv_frame(&mut rdr, header.len(), false, csv, &source.path, total / 64)?;
+    let df = csv_frame(&mut rdr, header.len(), None, csv, &source.path, total / 64)?;
     bar.finish_and_clear();
     let hashing = rdr.into_inner();
     Ok(RawTable {
@@ -483,12 +530,13 @@ fn read_csv(source: &Source, csv: &CsvOptions, progress: &Progress) -> Result<Ra
 }
 
 /// The rest of a CSV file as a raw frame of `width` file columns: `line` is the physical line,
-/// or, when `numbered`, the first field of each record (a bucket file written by `route`).
+/// or, with `line_base`, the first field of each record plus the base (a bucket file written
+/// by `route`).
 /// `path` names the extract's file in messages.
 pub(crate) fn csv_frame<R: Read>(
     rdr: &mut CsvRecords<R>,
     width: usize,
-    numbered: bool,
+    line_base: Option<u64>,
     csv: &CsvOptions,
     path: &Path,
     rows_hint: u64,
@@ -498,15 +546,16 @@ pub(crate) fn csv_frame<R: Read>(
         .map(|i| StringChunkedBuilder::new(file_col(i).into(), cap))
         .collect();
     let mut lines: Vec<i64> = Vec::with_capacity(cap);
-    let skip = usize::from(numbered);
+    let skip = usize::from(line_base.is_some());
     while let Some(mut line) = rdr
         .next()
         .map_err(|e| unreadable(path, None, e.to_string()))?
     {
-        if numbered {
+        if let Some(base) = line_base {
             line = rdr
                 .field(0)
-                .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok())
+                .and_then(|f| std::str::from_utf8(f).ok()?.parse::<u64>().ok())
+                .map(|n| n + base)
                 .ok_or_else(|| {
                     Error::Internal(format!(
                         "bucket file of {}: bad line number",
@@ -631,5 +680,55 @@ pub(crate) fn raw_from_rows(table: Table, header: &[&str], rows: &[&[&str]]) -> 
         positions,
         sha256: String::new(),
         bytes: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Record = (u64, u64, Vec<String>, String);
+
+    /// Every record as (line, offset, fields, raw), read through a buffer of `size` bytes.
+    fn records(text: &str, size: usize, fast: bool) -> Vec<Record> {
+        let mut rdr = CsvRecords::new(text.as_bytes(), b';').keep_raw();
+        rdr.buf = vec![0; size].into_boxed_slice();
+        rdr.fast = fast;
+        let mut out = Vec::new();
+        while let Some(line) = rdr.next().expect("reads") {
+            let text = |b: &[u8]| String::from_utf8(b.to_vec()).expect("utf-8");
+            let fields = (0..rdr.nfields)
+                .map(|i| text(rdr.field(i).unwrap_or_default()))
+                .collect();
+            out.push((line, rdr.record_start(), fields, text(rdr.raw())));
+        }
+        out
+    }
+
+    /// Lines without quotes are split on the delimiter as csv_core splits them, with the
+    /// same lines, offsets and raw bytes, whatever the buffer size; quoted fields, bare CRs
+    /// and a last line without a line end still read right.
+    #[test]
+    fn plain_lines_read_as_csv_core_reads_them() {
+        let text = "a;b;c\r\n;;\n x ; y \n\n\r\nq;\"quoted;field\";z\rbare;cr\n\"two\nlines\";2\r\n1;2;3\n;last";
+        let expected = records(text, 1 << 20, false);
+        let lines: Vec<u64> = expected.iter().map(|r| r.0).collect();
+        assert_eq!(lines, [1, 2, 3, 6, 7, 8, 10, 11]);
+        let fields = |i: usize| expected[i].2.join("|");
+        assert_eq!(fields(1), "||");
+        assert_eq!(fields(2), " x | y ");
+        assert_eq!(fields(3), "q|quoted;field|z");
+        assert_eq!(fields(5), "two\nlines|2");
+        assert_eq!(fields(7), "|last");
+        assert_eq!(expected[3].1, 21, "offset of the line after the blank ones");
+        assert_eq!(expected[3].3, "q;\"quoted;field\";z");
+        for size in [1, 2, 3, 5, 8, 64, 1 << 20] {
+            assert_eq!(records(text, size, true), expected, "buffer of {size}");
+            assert_eq!(
+                records(text, size, false),
+                expected,
+                "buffer of {size}, core only"
+            );
+        }
     }
 }

@@ -41,6 +41,8 @@ pub struct Routed {
     pub bytes: u64,
     /// Per piece of the file, in file order: each bucket's file, `None` when no row went to it.
     pub pieces: Vec<Vec<Option<PathBuf>>>,
+    /// Per piece: the lines before it (CSV pieces number their rows from their own start).
+    pub line_bases: Vec<u64>,
     /// Rows in each bucket.
     pub rows: Vec<u64>,
 }
@@ -83,9 +85,9 @@ pub const PIECE_BYTES: u64 = 128 << 20;
 /// Where one piece of a file starts and ends.
 #[derive(Clone)]
 enum Span {
-    /// CSV bytes from `start`, a line start after `lines` line ends, up to the first record
-    /// that starts at or after `end`.
-    Csv { start: u64, end: u64, lines: u64 },
+    /// CSV bytes from `start`, a line start, up to the first record that starts at or after
+    /// `end`.
+    Csv { start: u64, end: u64 },
     /// Parquet row groups, the first starting on row `first_row` (0-based) of the file.
     Parquet {
         groups: std::ops::Range<usize>,
@@ -108,10 +110,10 @@ struct Plan {
 struct Piece {
     files: Vec<Option<PathBuf>>,
     rows: Vec<u64>,
-    /// CSV: the offsets of the piece's first record and of the first record after it
-    /// (`None`: the end of the file).
-    first: Option<u64>,
-    next: Option<u64>,
+    /// CSV: the offset and line (counted from the piece's start) of the piece's first record
+    /// and of the first record after it (`None`: the end of the file).
+    first: Option<(u64, u64)>,
+    next: Option<(u64, u64)>,
 }
 
 /// What one task of `route` gave: a file's hash and size, or a piece routed.
@@ -122,9 +124,11 @@ enum Done {
 
 /// Reads every file of `sources` once and writes its rows to one file per bucket (and piece)
 /// under `dir`. Files larger than `piece_bytes` are split into pieces routed on all cores:
-/// Parquet by row groups; CSV at line starts, each piece counting the lines before it. A CSV
-/// cut that falls inside a quoted field shows as pieces that do not meet (the record before
-/// the cut runs past it), and that file is then routed again whole.
+/// Parquet by row groups; CSV at line starts, each piece numbering lines from its start and
+/// reading on to the first record at or after its end, which is the next piece's first
+/// record, so that the pieces' line counts add up. A CSV cut that falls inside a quoted field
+/// shows as pieces that do not meet (the record before the cut runs past it), and a piece that
+/// fails may have failed on a false start: either way the file is routed again whole.
 pub fn route(
     sources: &[Source],
     csv: &CsvOptions,
@@ -178,7 +182,7 @@ pub fn route(
         .map(|((plan, pieces), (sha256, bytes))| {
             let meet = pieces.iter().all(Result::is_ok)
                 && pieces.windows(2).all(|w| match (&w[0], &w[1]) {
-                    (Ok(a), Ok(b)) => a.next == b.first,
+                    (Ok(a), Ok(b)) => a.next.map(|n| n.0) == b.first.map(|f| f.0),
                     _ => false,
                 });
             let pieces = if meet {
@@ -189,17 +193,10 @@ pub fn route(
                         let _ = std::fs::remove_file(f);
                     }
                 }
-                let whole = Plan {
-                    spans: vec![Span::Csv {
-                        start: 0,
-                        end: u64::MAX,
-                        lines: 0,
-                    }],
-                    ..plan
-                };
-                whole.bar.set_position(0);
-                let p = route_piece(&whole, 0, csv, buckets, dir)?;
-                return Ok(routed(whole, vec![p], sha256, bytes));
+                // under a piece number of its own: a failed piece leaves its files behind
+                plan.bar.set_position(0);
+                let whole = route_csv(&plan, plan.spans.len(), (0, u64::MAX), csv, buckets, dir)?;
+                return Ok(routed(plan, vec![whole], sha256, bytes));
             };
             Ok(routed(plan, pieces, sha256, bytes))
         })
@@ -214,6 +211,15 @@ fn routed(plan: Plan, pieces: Vec<Piece>, sha256: String, bytes: u64) -> Routed 
             *t += n;
         }
     }
+    // piece k's lines end where the record at its end starts, which is piece k+1's first
+    let mut line_bases = vec![0];
+    for w in pieces.windows(2) {
+        let lines = match (w[0].next, w[1].first) {
+            (Some((_, at)), Some((_, first))) => at - first,
+            _ => 0,
+        };
+        line_bases.push(line_bases[line_bases.len() - 1] + lines);
+    }
     Routed {
         source: plan.source,
         header: plan.header,
@@ -221,6 +227,7 @@ fn routed(plan: Plan, pieces: Vec<Piece>, sha256: String, bytes: u64) -> Routed 
         sha256,
         bytes,
         pieces: pieces.into_iter().map(|p| p.files).collect(),
+        line_bases,
         rows,
     }
 }
@@ -271,14 +278,9 @@ fn plan(source: &Source, csv: &CsvOptions, piece_bytes: u64, progress: &Progress
     })
 }
 
-/// A CSV file of `size` bytes cut at line starts into pieces of about `piece_bytes`, each
-/// with the line ends before it.
+/// A CSV file of `size` bytes cut at line starts into pieces of about `piece_bytes`.
 fn csv_spans(path: &Path, size: u64, piece_bytes: u64) -> Result<Vec<Span>> {
     use std::os::unix::fs::FileExt;
-    let io = |e: std::io::Error| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    };
     let file = read::open(path)?;
     let n = size.div_ceil(piece_bytes.max(1)).max(1);
     let mut cuts = vec![0];
@@ -287,7 +289,10 @@ fn csv_spans(path: &Path, size: u64, piece_bytes: u64) -> Result<Vec<Span>> {
         // the first line start after the k-th n-th of the file
         let mut at = size / n * k;
         while at < size {
-            let got = file.read_at(&mut buf, at).map_err(io)?;
+            let got = file.read_at(&mut buf, at).map_err(|e| Error::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
             if got == 0 {
                 break;
             }
@@ -302,37 +307,11 @@ fn csv_spans(path: &Path, size: u64, piece_bytes: u64) -> Result<Vec<Span>> {
         }
     }
     cuts.push(size);
-    let ends: Vec<u64> = cuts
-        .par_windows(2)
-        .map(|w| {
-            let (mut at, mut n, mut prev_cr) = (w[0], 0, false);
-            let mut buf = vec![0; 1 << 20];
-            while at < w[1] {
-                let want = usize::try_from(w[1] - at)
-                    .unwrap_or(usize::MAX)
-                    .min(buf.len());
-                let got = file.read_at(&mut buf[..want], at).map_err(io)?;
-                if got == 0 {
-                    break;
-                }
-                n += read::line_ends(&buf[..got], &mut prev_cr);
-                at += got as u64;
-            }
-            Ok(n)
-        })
-        .collect::<Result<_>>()?;
-    let mut lines = 0;
     Ok(cuts
         .windows(2)
-        .zip(ends)
-        .map(|(w, n)| {
-            let span = Span::Csv {
-                start: w[0],
-                end: w[1],
-                lines,
-            };
-            lines += n;
-            span
+        .map(|w| Span::Csv {
+            start: w[0],
+            end: w[1],
         })
         .collect())
 }
@@ -397,9 +376,7 @@ fn route_piece(
     dir: &Path,
 ) -> Result<Piece> {
     match &plan.spans[k] {
-        Span::Csv { start, end, lines } => {
-            route_csv(plan, k, (*start, *end, *lines), csv, buckets, dir)
-        }
+        Span::Csv { start, end } => route_csv(plan, k, (*start, *end), csv, buckets, dir),
         Span::Parquet { groups, first_row } => {
             route_parquet(plan, k, groups.clone(), *first_row, buckets, dir)
         }
@@ -409,7 +386,7 @@ fn route_piece(
 fn route_csv(
     plan: &Plan,
     k: usize,
-    (start, end, lines): (u64, u64, u64),
+    (start, end): (u64, u64),
     csv: &CsvOptions,
     buckets: usize,
     dir: &Path,
@@ -426,7 +403,7 @@ fn route_csv(
     };
     let mut rdr = read::CsvRecords::new(counted, csv.delimiter)
         .keep_raw()
-        .starting_at(start, lines);
+        .starting_at(start);
     let unreadable = |e: std::io::Error| read::unreadable(path, None, e.to_string());
     if start == 0 {
         rdr.next().map_err(unreadable)?; // the header
@@ -437,9 +414,9 @@ fn route_csv(
     let (mut first, mut next) = (None, None);
     while let Some(line) = rdr.next().map_err(unreadable)? {
         let at = rdr.record_start();
-        first.get_or_insert(at);
+        first.get_or_insert((at, line));
         if at >= end {
-            next = Some(at);
+            next = Some((at, line));
             break;
         }
         let b = match rdr.field(plan.dealer) {
@@ -561,16 +538,21 @@ fn route_parquet(
 /// files read on all cores, one after the other.
 pub fn load(r: &Routed, bucket: usize, csv: &CsvOptions) -> Result<RawTable> {
     let width = r.header.len();
-    let files: Vec<&PathBuf> = r.pieces.iter().filter_map(|p| p[bucket].as_ref()).collect();
+    let files: Vec<(&PathBuf, u64)> = r
+        .pieces
+        .iter()
+        .zip(&r.line_bases)
+        .filter_map(|(p, base)| Some((p[bucket].as_ref()?, *base)))
+        .collect();
     let frames: Vec<DataFrame> = files
         .par_iter()
-        .map(|p| -> Result<DataFrame> {
+        .map(|&(p, base)| -> Result<DataFrame> {
             let file = File::open(p).map_err(|e| write::output_error(p, &e))?;
             match r.source.format {
                 Format::Csv => {
                     let hint = file.metadata().map_or(0, |m| m.len()) / 64;
                     let mut rdr = read::CsvRecords::new(file, csv.delimiter);
-                    read::csv_frame(&mut rdr, width, true, csv, &r.source.path, hint)
+                    read::csv_frame(&mut rdr, width, Some(base), csv, &r.source.path, hint)
                 }
                 Format::Parquet => ParquetReader::new(file)
                     .finish()
@@ -683,6 +665,37 @@ mod tests {
                 }
             }
             assert_eq!(fell_back, cuts_inside_quotes, "{name}");
+        }
+    }
+
+    /// A bad dealer_id in a later piece fails the run naming its line in the file, not in
+    /// the piece.
+    #[test]
+    fn a_bad_value_in_a_piece_names_its_line_in_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut body = format!("{HEADER}\n").into_bytes();
+        for i in 0..30 {
+            body.extend(format!("D{};{i};2020-01-01;web\n", i % 7).bytes());
+        }
+        body.extend(b"D\xff;x;2020-01-01;web\n");
+        std::fs::write(dir.path().join("customers.csv"), body).expect("write");
+        let s = [source(dir.path(), "customers.csv", Format::Csv)];
+        let out = tempfile::tempdir().expect("temp dir");
+        for piece_bytes in [16, u64::MAX] {
+            let err = route(
+                &s,
+                &CsvOptions::default(),
+                3,
+                out.path(),
+                &Progress::new(true),
+                piece_bytes,
+            )
+            .err()
+            .expect("fails");
+            assert!(
+                matches!(err, Error::Unreadable { line: Some(32), .. }),
+                "pieces of {piece_bytes}: {err}"
+            );
         }
     }
 
