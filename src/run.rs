@@ -470,6 +470,9 @@ pub(crate) fn in_parallel<T: Send>(
     done.into_iter().map(|(_, r)| r).collect()
 }
 
+/// One row group's frames: eligibility, expiring, audiences per pair; and its cell counts.
+type Group = (DataFrame, DataFrame, Vec<(u8, DataFrame)>, Vec<CellCount>);
+
 /// Validates, joins, decides and writes the dealers of bucket `b`: eligibility per dealer,
 /// retention as `retention/part-<b>.parquet`; quarantined rows are returned.
 fn bucket(
@@ -496,24 +499,46 @@ fn bucket(
 
     let order = cells::sorted_records(&recs);
     // a dealer's cells are decided and written a row group at a time
+    let group = |chunk: &[u32]| -> Result<Group> {
+        let cells = cells::decide_cells(&recs, chunk, policy, ctx.as_of);
+        let (df, counts) = cells::eligibility(&recs, &cells)?;
+        let soon = cells::expiring(&df, ctx.as_of, expiring_days)?;
+        let audiences = if pipeline.audiences {
+            audience::audiences(&recs, &cells)?
+        } else {
+            Vec::new()
+        };
+        Ok((df, soon, audiences, counts))
+    };
+    // a dealer's cells are decided and written a row group at a time; a large dealer's next
+    // groups are decided while the last ones are written
     let per_dealer: Vec<(Outputs, Vec<CellCount>)> = cells::dealer_runs(&recs, &order)
         .into_par_iter()
         .map(|(dealer, range)| {
             let mut files = DealerFiles::new(dir, &dealer, pipeline.audiences_csv);
             let mut counts = Vec::new();
-            for chunk in order[range].chunks(cells::RECORDS_PER_GROUP) {
-                let cells = cells::decide_cells(&recs, chunk, policy, ctx.as_of);
-                let (mut df, c) = cells::eligibility(&recs, &cells)?;
-                counts.extend(c);
-                let mut soon = cells::expiring(&df, ctx.as_of, expiring_days)?;
-                files.write("eligibility", None, &mut df)?;
-                files.write("expiring", None, &mut soon)?;
-                if pipeline.audiences {
-                    for (pair, mut a) in audience::audiences(&recs, &cells)? {
+            let mut write = |groups: Vec<Group>| -> Result<()> {
+                for (mut df, mut soon, audiences, c) in groups {
+                    counts.extend(c);
+                    files.write("eligibility", None, &mut df)?;
+                    files.write("expiring", None, &mut soon)?;
+                    for (pair, mut a) in audiences {
                         files.write("audiences", Some(pair), &mut a)?;
                     }
                 }
+                Ok(())
+            };
+            let chunks: Vec<&[u32]> = order[range].chunks(cells::RECORDS_PER_GROUP).collect();
+            let mut decided: Vec<Group> = Vec::new();
+            for batch in chunks.chunks(rayon::current_num_threads()) {
+                let (written, next) = rayon::join(
+                    || write(std::mem::take(&mut decided)),
+                    || batch.par_iter().map(|c| group(c)).collect::<Result<_>>(),
+                );
+                written?;
+                decided = next?;
             }
+            write(decided)?;
             Ok((files.finish()?, merge_counts(counts.into_iter())))
         })
         .collect::<Result<_>>()?;
