@@ -260,15 +260,17 @@ pub fn expiring(cells: &DataFrame, as_of: NaiveDate, days: u32) -> Result<DataFr
         .zip(term.iter())
         .map(|(e, b)| b == Some(Basis::Term.code()) && e.is_some_and(|e| e > from && e <= to))
         .collect();
-    let mut out = cells.filter(&soon)?.select([
-        "customer_id",
-        "source",
-        "relation",
-        "category",
-        "channel",
-        "anchor_date",
-        "expires_on",
-    ])?;
+    let mut out = cells
+        .select([
+            "customer_id",
+            "source",
+            "relation",
+            "category",
+            "channel",
+            "anchor_date",
+            "expires_on",
+        ])?
+        .filter(&soon)?;
     let left: Int32Chunked = out
         .column("expires_on")?
         .date()?

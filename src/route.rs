@@ -573,7 +573,6 @@ pub fn load(r: &Routed, bucket: usize, csv: &CsvOptions) -> Result<RawTable> {
             for f in frames {
                 df.vstack_mut_owned(f)?;
             }
-            df.rechunk_mut();
             df
         }
     };
