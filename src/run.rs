@@ -422,7 +422,7 @@ pub(crate) fn in_parallel<T: Send>(
 ) -> Result<Vec<T>> {
     let mut order: Vec<usize> = (0..weights.len()).collect();
     order.sort_by_key(|&b| std::cmp::Reverse(weights[b]));
-    // (buckets not yet started, largest last; rows in work; results)
+    // (items not yet started, largest last; weight in work; results)
     let state = Mutex::new((
         order.into_iter().rev().collect::<Vec<_>>(),
         0u64,
@@ -498,7 +498,6 @@ fn bucket(
     let quarantine = quarantine.into_iter().map(|(_, q)| q).collect();
 
     let order = cells::sorted_records(&recs);
-    // a dealer's cells are decided and written a row group at a time
     let group = |chunk: &[u32]| -> Result<Group> {
         let cells = cells::decide_cells(&recs, chunk, policy, ctx.as_of);
         let (df, counts) = cells::eligibility(&recs, &cells)?;
