@@ -101,6 +101,8 @@ struct Plan {
     header: Vec<String>,
     positions: Vec<Option<usize>>,
     dealer: usize,
+    /// The file's size in bytes.
+    size: u64,
     spans: Vec<Span>,
     metadata: Option<polars::io::parquet::metadata::FileMetadataRef>,
     bar: ProgressBar,
@@ -145,12 +147,11 @@ pub fn route(
     let mut tasks: Vec<(usize, Option<usize>)> = Vec::new();
     let mut weights = Vec::new();
     for (f, p) in plans.iter().enumerate() {
-        let size = std::fs::metadata(&p.source.path).map_or(0, |m| m.len());
         tasks.push((f, None));
-        weights.push(size / 8);
+        weights.push(p.size / 8);
         for k in 0..p.spans.len() {
             tasks.push((f, Some(k)));
-            weights.push(size / p.spans.len() as u64);
+            weights.push(p.size / p.spans.len() as u64);
         }
     }
     let done = crate::run::in_parallel(&weights, u64::MAX, |t| {
@@ -161,10 +162,15 @@ pub fn route(
                 let (sha256, bytes) = read::hash_file(&p.source.path)?;
                 Done::Hash(sha256, bytes)
             }
-            Some(k) => match &p.spans[k] {
-                Span::Csv { .. } => Done::Piece(route_piece(p, k, csv, buckets, dir)),
-                Span::Parquet { .. } => Done::Piece(Ok(route_piece(p, k, csv, buckets, dir)?)),
-            },
+            Some(k) => {
+                // a CSV piece may fail on a false start (the file is then routed whole); a
+                // Parquet piece's error is the file's
+                let piece = route_piece(p, k, csv, buckets, dir);
+                Done::Piece(match &p.spans[k] {
+                    Span::Csv { .. } => piece,
+                    Span::Parquet { .. } => Ok(piece?),
+                })
+            }
         })
     })?;
     let mut hashes = vec![(String::new(), 0); plans.len()];
@@ -272,6 +278,7 @@ fn plan(source: &Source, csv: &CsvOptions, piece_bytes: u64, progress: &Progress
         header,
         positions,
         dealer,
+        size,
         spans,
         metadata,
         bar: progress.bytes(&format!("splitting {}", file_name(path)), total),

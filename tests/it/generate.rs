@@ -92,12 +92,7 @@ fn every_row_accounted_for_and_every_record_decided_once() {
         let mut valid_customers = 0;
         for input in m["inputs"].as_array().unwrap() {
             let n = |k: &str| input[k].as_u64().unwrap();
-            let q: u64 = input["quarantined"]
-                .as_object()
-                .unwrap()
-                .values()
-                .map(|v| v.as_u64().unwrap())
-                .sum();
+            let q = quarantined(input);
             assert_eq!(
                 n("rows_read"),
                 n("rows_valid") + n("exact_duplicates") + q,

@@ -284,12 +284,7 @@ fn manifest_counts_add_up() {
         let read = input["rows_read"].as_u64().unwrap();
         let valid = input["rows_valid"].as_u64().unwrap();
         let dups = input["exact_duplicates"].as_u64().unwrap();
-        let q: u64 = input["quarantined"]
-            .as_object()
-            .unwrap()
-            .values()
-            .map(|v| v.as_u64().unwrap())
-            .sum();
+        let q = quarantined(input);
         assert_eq!(read, valid + dups + q, "{}", input["table"]);
     }
     let cells: u64 = m["cells"]

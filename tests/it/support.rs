@@ -131,6 +131,16 @@ pub fn manifest(run: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap()
 }
 
+/// Rows quarantined for any reason, of one entry of a manifest's `inputs`.
+pub fn quarantined(input: &serde_json::Value) -> u64 {
+    input["quarantined"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum()
+}
+
 /// A dataset of a run folder, read with hive partitioning, sorted by every column.
 pub fn dataset(run: &Path, name: &str) -> DataFrame {
     let args = ScanArgsParquet {
