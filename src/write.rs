@@ -6,10 +6,19 @@
 //! is complete.
 
 use std::fs;
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use polars::prelude::*;
+use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray, Utf8ViewArray};
+use polars_arrow::datatypes::{ArrowDataType, IntegerType};
+use polars_parquet::parquet::error::ParquetError;
+use polars_parquet::write::{
+    array_to_columns, get_dtype_encoding, to_parquet_schema, CompressionOptions, Compressor,
+    DynIter, DynStreamingIterator, Encoding, FallibleStreamingIterator, FileWriter, ParquetType,
+    StatisticsOptions, Version, WriteOptions,
+};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -197,71 +206,47 @@ pub fn escape(v: &str) -> String {
     out
 }
 
-/// A buffered output file that polars' Parquet writer writes to (it writes headers and
-/// footers in many small pieces) and that is flushed, with its error seen, when polars is
-/// done with it.
-#[derive(Clone)]
-pub struct SharedFile(std::sync::Arc<std::sync::Mutex<std::io::BufWriter<fs::File>>>);
-
-impl SharedFile {
-    pub fn new(file: fs::File) -> SharedFile {
-        SharedFile(std::sync::Arc::new(std::sync::Mutex::new(
-            std::io::BufWriter::with_capacity(1 << 20, file),
-        )))
-    }
-
-    fn buf(&self) -> std::sync::MutexGuard<'_, std::io::BufWriter<fs::File>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Writes what is buffered to the file.
-    pub fn finish(&self, path: &Path) -> Result<()> {
-        use std::io::Write;
-        self.buf().flush().map_err(|e| out_err(path, e))
-    }
-}
-
-impl std::io::Write for SharedFile {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.buf().write(b)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.buf().flush()
-    }
-}
-
-/// A Parquet writer on a buffered file, and the file.
-pub fn parquet_writer(
-    path: &Path,
-    private: bool,
-) -> Result<(ParquetWriter<SharedFile>, SharedFile)> {
-    let file = SharedFile::new(create(path, private)?);
-    Ok((ParquetWriter::new(file.clone()), file))
-}
-
-/// A Parquet file written a row group at a time.
+/// A Parquet file written a row group at a time, through polars' Parquet encoder, choosing
+/// each text column's encoding here: polars would find a dictionary by hashing every value
+/// (a fifth of a run's time), where the text columns written here mostly repeat values
+/// gathered from one place, so their 16-byte views repeat too and are hashed instead.
+/// The file's Arrow schema is the frame's: text reads back as text.
 pub struct PartWriter {
     path: PathBuf,
-    writer: polars::io::parquet::write::BatchedWriter<SharedFile>,
-    file: SharedFile,
+    writer: FileWriter<BufWriter<fs::File>>,
+    fields: Vec<ParquetType>,
+    options: WriteOptions,
 }
 
 impl PartWriter {
-    /// Starts the file `path`; a `spill` file (read back once by this run) is written
-    /// without compression or statistics.
+    /// Starts the file `path` (ZSTD, full statistics); a `spill` file, read back once by this
+    /// run, is written without compression or statistics.
     pub fn create(path: PathBuf, schema: &Schema, private: bool, spill: bool) -> Result<Self> {
-        let (w, file) = parquet_writer(&path, private)?;
-        let w = if spill {
-            w.with_compression(ParquetCompression::Uncompressed)
-                .with_statistics(StatisticsOptions::empty())
-        } else {
-            options(w)
+        let arrow = schema.to_arrow(CompatLevel::newest());
+        let parquet = to_parquet_schema(&arrow).map_err(|e| output_error(&path, &e))?;
+        let options = WriteOptions {
+            statistics: if spill {
+                StatisticsOptions::empty()
+            } else {
+                StatisticsOptions::full()
+            },
+            compression: if spill {
+                CompressionOptions::Uncompressed
+            } else {
+                CompressionOptions::Zstd(None)
+            },
+            version: Version::V1,
+            data_page_size: None,
         };
-        let writer = w.batched(schema).map_err(|e| output_error(&path, &e))?;
-        Ok(PartWriter { path, writer, file })
+        let fields = parquet.fields().to_vec();
+        let file = BufWriter::with_capacity(1 << 20, create(&path, private)?);
+        let writer = FileWriter::new_with_parquet_schema(file, arrow, parquet, options);
+        Ok(PartWriter {
+            path,
+            writer,
+            fields,
+            options,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -270,21 +255,105 @@ impl PartWriter {
 
     /// Writes `df` as one row group.
     pub fn write(&mut self, df: &mut DataFrame) -> Result<()> {
+        if df.height() == 0 {
+            return Ok(());
+        }
         df.rechunk_mut();
+        let err = |e: PolarsError| output_error(&self.path, &e);
+        let mut columns = Vec::new();
+        for batch in df.iter_chunks(CompatLevel::newest(), false) {
+            for (array, field) in batch.into_arrays().into_iter().zip(&self.fields) {
+                let (array, encoding) = encoding(array);
+                let pages =
+                    array_to_columns(array, field.clone(), self.options, &encoding).map_err(err)?;
+                for pages in pages {
+                    let pages =
+                        pages.map(|p| p.map_err(|e| ParquetError::OutOfSpec(e.to_string())));
+                    let compressed =
+                        Compressor::new(DynIter::new(pages), self.options.compression, vec![])
+                            .map_err(PolarsError::from);
+                    columns.push(Ok(DynStreamingIterator::new(compressed)));
+                }
+            }
+        }
         self.writer
-            .write_batch(df)
-            .map_err(|e| output_error(&self.path, &e))
+            .write(df.height() as u64, DynIter::new(columns.into_iter()))
+            .map_err(err)
     }
 
     /// Finishes the file; returns its size.
-    pub fn finish(self) -> Result<u64> {
+    pub fn finish(mut self) -> Result<u64> {
         let size = self
             .writer
-            .finish()
+            .end(None)
             .map_err(|e| output_error(&self.path, &e))?;
-        self.file.finish(&self.path)?;
+        self.writer
+            .into_inner()
+            .into_inner()
+            .map_err(|e| out_err(&self.path, e.into_error()))?;
         Ok(size)
     }
+}
+
+/// How to write one column: text as a dictionary when its views repeat enough, else plain;
+/// other types as polars would.
+fn encoding(array: ArrayRef) -> (ArrayRef, Vec<Encoding>) {
+    let Some(text) = array.as_any().downcast_ref::<Utf8ViewArray>() else {
+        let encodings = get_dtype_encoding(array.dtype());
+        return (array, encodings);
+    };
+    match dictionary(text) {
+        Some(dict) => (Box::new(dict), vec![Encoding::RleDictionary]),
+        None => (array, vec![Encoding::Plain]),
+    }
+}
+
+/// `text` as a dictionary of its distinct views (equal views are equal strings; equal long
+/// strings stored apart may get two entries, which readers do not mind), or `None` when more
+/// than three in four values are distinct, when polars would not use one either.
+fn dictionary(text: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
+    let views = text.views();
+    let mut index: PlHashMap<u128, u32> = PlHashMap::new();
+    let mut firsts: Vec<usize> = Vec::new();
+    let mut keys: Vec<u32> = Vec::with_capacity(views.len());
+    let mut check = 1024;
+    for (i, v) in views.iter().enumerate() {
+        if !text.is_valid(i) {
+            keys.push(0);
+            continue;
+        }
+        let next = firsts.len() as u32;
+        let k = *index.entry(v.as_u128()).or_insert_with(|| {
+            firsts.push(i);
+            next
+        });
+        keys.push(k);
+        if i + 1 == check {
+            if firsts.len() * 4 > check * 3 {
+                return None;
+            }
+            check *= 4;
+        }
+    }
+    if firsts.is_empty() || firsts.len() * 4 > views.len() * 3 {
+        return None;
+    }
+    // SAFETY: every index in `firsts` is below the array's length
+    let values: Vec<&str> = firsts
+        .iter()
+        .map(|&i| unsafe { text.value_unchecked(i) })
+        .collect();
+    let keys = PrimitiveArray::new(ArrowDataType::UInt32, keys.into(), text.validity().cloned());
+    DictionaryArray::try_new(
+        ArrowDataType::Dictionary(
+            IntegerType::UInt32,
+            Box::new(ArrowDataType::Utf8View),
+            false,
+        ),
+        keys,
+        Box::new(Utf8ViewArray::from_slice_values(values)),
+    )
+    .ok()
 }
 
 /// A CSV file (UTF-8, `;`, header row) written in pieces, owner-only.
@@ -338,13 +407,6 @@ impl CsvPart {
     }
 }
 
-fn options(w: ParquetWriter<SharedFile>) -> ParquetWriter<SharedFile> {
-    w.with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::full())
-        .with_row_group_size(Some(ROW_GROUP))
-        .set_parallel(false)
-}
-
 /// An output error from something other than `std::io` (polars' writer).
 pub(crate) fn output_error(path: &Path, e: &dyn std::fmt::Display) -> Error {
     Error::Output {
@@ -353,11 +415,15 @@ pub(crate) fn output_error(path: &Path, e: &dyn std::fmt::Display) -> Error {
     }
 }
 
+/// Writes `df` as one file, in row groups of `ROW_GROUP` rows.
 fn write_parquet(path: &Path, df: &mut DataFrame, private: bool) -> Result<u64> {
-    let (w, file) = parquet_writer(path, private)?;
-    let size = options(w).finish(df).map_err(|e| output_error(path, &e))?;
-    file.finish(path)?;
-    Ok(size)
+    let mut w = PartWriter::create(path.to_path_buf(), df.schema(), private, false)?;
+    let mut offset = 0;
+    while offset < df.height() {
+        w.write(&mut df.slice(offset as i64, ROW_GROUP))?;
+        offset += ROW_GROUP;
+    }
+    w.finish()
 }
 
 pub(crate) fn create(path: &Path, private: bool) -> Result<fs::File> {
@@ -382,5 +448,62 @@ mod tests {
         assert_eq!(escape("D001"), "D001");
         assert_eq!(escape("Garage a/b=c"), "Garage%20a%2Fb%3Dc");
         assert_eq!(escape(".."), "%2E.");
+    }
+
+    #[test]
+    fn repeated_text_becomes_a_dictionary_of_its_values() {
+        let long = "a value longer than twelve bytes";
+        let words = StringChunked::new("w".into(), [long, "ab", long, "ab"]);
+        // gathered from `words`, as the output's text columns are: equal values share a view
+        let picks = IdxCa::new("i".into(), [Some(0), None, Some(1), Some(0), Some(1)]);
+        let text = words.take(&picks).expect("take");
+        let text = text.rechunk();
+        let array = text.downcast_as_array();
+        let dict = dictionary(array).expect("repeated values make a dictionary");
+        assert_eq!(dict.values().len(), 2, "one entry per distinct view");
+        let back: Vec<Option<&str>> = (0..dict.len())
+            .map(|i| {
+                dict.is_valid(i).then(|| {
+                    let k = dict.keys().value(i) as usize;
+                    let v = dict.values().as_any().downcast_ref::<Utf8ViewArray>();
+                    v.expect("text values").value(k)
+                })
+            })
+            .collect();
+        assert_eq!(back, [Some(long), None, Some("ab"), Some(long), Some("ab")]);
+        let distinct: Vec<String> = (0..2000).map(|i| format!("customer-{i}")).collect();
+        let distinct = StringChunked::new("d".into(), &distinct);
+        assert!(dictionary(distinct.rechunk().downcast_as_array()).is_none());
+    }
+
+    #[test]
+    fn written_files_read_back_as_written() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let n = 3000;
+        let df = df!(
+            "id" => (0..n).map(|i| format!("C{i}")).collect::<Vec<_>>(),
+            "word" => (0..n).map(|i| ["email", "post", "a much longer category name"][i % 3]).collect::<Vec<_>>(),
+            "maybe" => (0..n).map(|i| (i % 7 != 0).then_some("x")).collect::<Vec<_>>(),
+            "none" => (0..n).map(|_| None::<&str>).collect::<Vec<_>>(),
+            "flag" => (0..n).map(|i| i % 2 == 0).collect::<Vec<_>>(),
+            "day" => (0..n).map(|i| i as i32).collect::<Vec<_>>(),
+        )
+        .expect("frame")
+        .lazy()
+        .with_column(col("day").cast(DataType::Date))
+        .collect()
+        .expect("dates");
+        for spill in [false, true] {
+            let path = dir.path().join(format!("t-{spill}.parquet"));
+            let mut w =
+                PartWriter::create(path.clone(), df.schema(), false, spill).expect("writer");
+            w.write(&mut df.slice(0, 1000)).expect("first group");
+            w.write(&mut df.slice(1000, n)).expect("second group");
+            w.finish().expect("finished");
+            let file = fs::File::open(&path).expect("written");
+            let back = ParquetReader::new(file).finish().expect("reads");
+            assert_eq!(back.schema(), df.schema());
+            assert!(back.equals_missing(&df), "{spill}: {back}");
+        }
     }
 }
