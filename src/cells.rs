@@ -107,11 +107,10 @@ pub const RECORDS_PER_GROUP: usize = 12_800;
 
 /// Record indices sorted by dealer_id, then customer_id.
 pub fn sorted_records(r: &Records) -> Vec<u32> {
-    let (d, c) = (r.dealer_ids(), r.customer_ids());
+    let keys: Vec<(Option<&str>, Option<&str>)> =
+        r.dealer_ids().iter().zip(r.customer_ids().iter()).collect();
     let mut order: Vec<u32> = (0..r.len() as u32).collect();
-    order.par_sort_unstable_by(|&a, &b| {
-        (d.get(a as usize), c.get(a as usize)).cmp(&(d.get(b as usize), c.get(b as usize)))
-    });
+    order.par_sort_unstable_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
     order
 }
 

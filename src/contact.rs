@@ -109,26 +109,20 @@ fn dutch_nsn(raw: &str) -> Option<String> {
     (b.len() == 9 && b[0] != b'0' && b.iter().all(u8::is_ascii_digit)).then(|| nsn.to_string())
 }
 
-/// libphonenumber's NL number types, as full-match regexes of the crate's metadata.
+/// libphonenumber's NL number types, as full-match regexes of the crate's metadata, matched
+/// in one pass as a set.
 struct NlPatterns {
-    /// (possible lengths, pattern) of the general description
-    general: (Vec<u16>, regex::Regex),
-    /// in libphonenumber's order of checking; `true` for mobile types
-    types: Vec<(Type, Vec<u16>, regex::Regex)>,
+    /// the general description first, then the types in libphonenumber's order of checking
+    set: regex::RegexSet,
+    /// per pattern of `set`: its number type (`None`: the general description) and possible
+    /// lengths
+    kinds: Vec<(Option<Type>, Vec<u16>)>,
 }
 
 static NL: std::sync::LazyLock<NlPatterns> = std::sync::LazyLock::new(|| {
     let meta = phonenumber::metadata::DATABASE
         .by_id("NL")
         .expect("libphonenumber metadata has NL");
-    let compile = |d: &phonenumber::metadata::Descriptor| {
-        // the metadata's patterns are laid out over several lines, as the crate reads them
-        let re = regex::RegexBuilder::new(&format!("^(?:{})$", d.national_number().as_str()))
-            .ignore_whitespace(true)
-            .build()
-            .expect("libphonenumber patterns compile");
-        (d.possible_length().to_vec(), re)
-    };
     let order = [
         Type::PremiumRate,
         Type::TollFree,
@@ -141,16 +135,26 @@ static NL: std::sync::LazyLock<NlPatterns> = std::sync::LazyLock::new(|| {
         Type::FixedLine,
         Type::Mobile,
     ];
-    NlPatterns {
-        general: compile(meta.descriptors().general()),
-        types: order
+    let mut described = vec![(None, meta.descriptors().general())];
+    described.extend(
+        order
             .into_iter()
-            .filter_map(|t| {
-                meta.descriptors().get(t).map(|d| {
-                    let (len, re) = compile(d);
-                    (t, len, re)
-                })
-            })
+            .filter_map(|t| meta.descriptors().get(t).map(|d| (Some(t), d))),
+    );
+    // the metadata's patterns are laid out over several lines, as the crate reads them
+    let set = regex::RegexSetBuilder::new(
+        described
+            .iter()
+            .map(|(_, d)| format!("^(?:{})$", d.national_number().as_str())),
+    )
+    .ignore_whitespace(true)
+    .build()
+    .expect("libphonenumber patterns compile");
+    NlPatterns {
+        set,
+        kinds: described
+            .into_iter()
+            .map(|(t, d)| (t, d.possible_length().to_vec()))
             .collect(),
     }
 });
@@ -159,25 +163,20 @@ impl NlPatterns {
     /// `Some(is_mobile)` when `nsn` is a valid NL number, `None` when the fast path cannot
     /// tell (the caller then asks the full parser).
     fn judge(&self, nsn: &str) -> Option<bool> {
-        let fits = |len: &[u16], re: &regex::Regex| {
-            (len.is_empty() || len.contains(&(nsn.len() as u16))) && re.is_match(nsn)
+        let matched = self.set.matches(nsn);
+        // pattern i fits: it matches and the number has one of its possible lengths
+        let fits = |i: usize| {
+            let len = &self.kinds[i].1;
+            matched.matched(i) && (len.is_empty() || len.contains(&(nsn.len() as u16)))
         };
-        if !fits(&self.general.0, &self.general.1) {
+        if !fits(0) {
             return None;
         }
-        let is = |t: Type| {
-            self.types
-                .iter()
-                .any(|(k, len, re)| *k == t && fits(len, re))
-        };
-        let kind = self
-            .types
-            .iter()
-            .find(|(_, len, re)| fits(len, re))
-            .map(|(t, _, _)| *t)?;
-        Some(match kind {
-            Type::FixedLine => is(Type::Mobile),
-            Type::Mobile => true,
+        let is = |t: Type| (1..self.kinds.len()).any(|i| self.kinds[i].0 == Some(t) && fits(i));
+        let kind = (1..self.kinds.len()).find(|&i| fits(i))?;
+        Some(match self.kinds[kind].0 {
+            Some(Type::FixedLine) => is(Type::Mobile),
+            Some(Type::Mobile) => true,
             _ => false,
         })
     }

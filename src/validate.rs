@@ -48,8 +48,20 @@ impl CustomerIndex {
         Ok(CustomerIndex { map })
     }
 
-    pub fn get(&self, dealer: &str, customer: &str) -> Option<u32> {
-        self.map.get(dealer)?.get(customer).copied()
+    /// The record of each (dealer, customer); rows of one dealer often come together, so the
+    /// last dealer's records are looked up first.
+    fn find(&self, keys: &[(Option<&str>, Option<&str>)]) -> Vec<Option<u32>> {
+        let mut last: Option<(&str, Option<&PlHashMap<String, u32>>)> = None;
+        keys.iter()
+            .map(|&(d, c)| {
+                let (d, c) = (d?, c?);
+                let records = match last {
+                    Some((l, records)) if l == d => records,
+                    _ => last.insert((d, self.map.get(d))).1,
+                };
+                records?.get(c).copied()
+            })
+            .collect()
     }
 }
 
@@ -100,7 +112,7 @@ pub fn check(
 
     // Exact duplicates first: the first copy keeps its line, the others are set aside (and
     // take no part in any check below).
-    let set_aside = exact_duplicates(raw)?;
+    let (set_aside, key_repeats) = exact_duplicates(raw)?;
     let exact_duplicates = set_aside.iter().filter(|d| **d).count() as u64;
     let n = raw.df.height();
 
@@ -139,22 +151,18 @@ pub fn check(
         let index = customers.expect("tables that name a customer are checked after customers");
         let dealer = parsed_str(&parsed, "dealer_id")?;
         let customer = parsed_str(&parsed, "customer_id")?;
-        let rids: UInt32Chunked = dealer
-            .iter()
-            .zip(customer.iter())
-            .zip(reasons.iter_mut())
-            .map(|((d, c), r)| match (d, c) {
-                (Some(d), Some(c)) => {
-                    let rid = index.get(d, c);
-                    if rid.is_none() {
-                        flag(r, Quarantine::UnknownCustomer);
-                    }
-                    rid
-                }
-                // a vehicle without an owner; a missing required id is already missing_value
-                _ => None,
-            })
+        let keys: Vec<(Option<&str>, Option<&str>)> = dealer.iter().zip(customer.iter()).collect();
+        let found: Vec<Option<u32>> = keys
+            .par_chunks(1 << 14)
+            .flat_map_iter(|chunk| index.find(chunk))
             .collect();
+        for ((d, c), (rid, r)) in keys.iter().zip(found.iter().zip(reasons.iter_mut())) {
+            // a vehicle without an owner; a missing required id is already missing_value
+            if d.is_some() && c.is_some() && rid.is_none() {
+                flag(r, Quarantine::UnknownCustomer);
+            }
+        }
+        let rids: UInt32Chunked = found.into_iter().collect();
         parsed.push(rids.with_name("rid".into()).into_column());
     }
 
@@ -166,14 +174,18 @@ pub fn check(
             .iter()
             .map(|k| parsed_str(&parsed, k).cloned())
             .collect::<Result<_>>()?;
+        // a key that repeats among these rows repeats among all: only those rows are compared
         let clean_rows: Vec<bool> = reasons
             .iter()
             .zip(&set_aside)
-            .map(|(r, a)| r.is_none() && !a)
+            .zip(&key_repeats)
+            .map(|((r, a), k)| r.is_none() && !a && *k)
             .collect();
-        for (r, dup) in reasons.iter_mut().zip(repeated(&cols, &clean_rows)) {
-            if dup {
-                flag(r, Quarantine::DuplicateKey);
+        if clean_rows.iter().any(|c| *c) {
+            for (r, dup) in reasons.iter_mut().zip(repeated(&cols, &clean_rows)) {
+                if dup {
+                    flag(r, Quarantine::DuplicateKey);
+                }
             }
         }
     }
@@ -212,9 +224,11 @@ pub fn check(
     })
 }
 
-/// Which rows equal an earlier row in every file column. Equal rows share their key, so in
-/// a keyed table only the rows whose key repeats are compared whole.
-fn exact_duplicates(raw: &RawTable) -> Result<Vec<bool>> {
+/// Which rows equal an earlier row in every file column, and which rows' key (in a keyed
+/// table) any other row holds too. Equal rows share their key, so in a keyed table only the
+/// rows whose key repeats are compared whole.
+fn exact_duplicates(raw: &RawTable) -> Result<(Vec<bool>, Vec<bool>)> {
+    let n = raw.df.height();
     let all: Vec<String> = raw
         .file_columns()
         .iter()
@@ -227,27 +241,26 @@ fn exact_duplicates(raw: &RawTable) -> Result<Vec<bool>> {
         .iter()
         .filter_map(|k| raw.column(k).map(as_text))
         .collect::<Result<_>>()?;
-    let candidates: BooleanChunked = if key.is_empty() {
-        BooleanChunked::full("".into(), true, raw.df.height())
+    let key_repeats = if key.is_empty() {
+        vec![true; n]
     } else {
-        repeated(&key, &vec![true; raw.df.height()])
-            .into_iter()
-            .map(Some)
-            .collect()
+        repeated(&key, &vec![true; n])
     };
-    if !candidates.any() {
-        return Ok(vec![false; raw.df.height()]);
+    if !key_repeats.contains(&true) {
+        return Ok((vec![false; n], key_repeats));
     }
+    let candidates: BooleanChunked = key_repeats.iter().map(|k| Some(*k)).collect();
     let first =
         raw.df
             .filter(&candidates)?
             .unique_stable(Some(&all), UniqueKeepStrategy::First, None)?;
     let first: PlHashSet<i64> = first.column("line")?.i64()?.iter().flatten().collect();
-    Ok(candidates
+    let set_aside = key_repeats
         .iter()
         .zip(raw.lines().iter())
-        .map(|(c, line)| c == Some(true) && !line.is_some_and(|l| first.contains(&l)))
-        .collect())
+        .map(|(k, line)| *k && !line.is_some_and(|l| first.contains(&l)))
+        .collect();
+    Ok((set_aside, key_repeats))
 }
 
 /// Which rows hold values (in `cols`, a null equal to a null) that two or more of the rows

@@ -317,16 +317,26 @@ fn dictionary(text: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
     let mut firsts: Vec<usize> = Vec::new();
     let mut keys: Vec<u32> = Vec::with_capacity(views.len());
     let mut check = 1024;
+    // values often repeat the one before (a record's cells share its customer_id)
+    let mut last: Option<(u128, u32)> = None;
     for (i, v) in views.iter().enumerate() {
         if !text.is_valid(i) {
             keys.push(0);
             continue;
         }
-        let next = firsts.len() as u32;
-        let k = *index.entry(v.as_u128()).or_insert_with(|| {
-            firsts.push(i);
-            next
-        });
+        let v = v.as_u128();
+        let k = match last {
+            Some((view, k)) if view == v => k,
+            _ => {
+                let next = firsts.len() as u32;
+                let k = *index.entry(v).or_insert_with(|| {
+                    firsts.push(i);
+                    next
+                });
+                last = Some((v, k));
+                k
+            }
+        };
         keys.push(k);
         if i + 1 == check {
             if firsts.len() * 4 > check * 3 {
