@@ -510,7 +510,14 @@ fn route_parquet(
                 continue;
             }
             counts[b] += rows.len() as u64;
-            let mut part = df.take(&IdxCa::from_vec("".into(), rows))?;
+            // column by column on this thread (DataFrame::take would wait for polars' pool)
+            let idx = IdxCa::from_vec("".into(), rows);
+            let columns = df
+                .columns()
+                .iter()
+                .map(|c| c.take(&idx))
+                .collect::<PolarsResult<Vec<_>>>()?;
+            let mut part = DataFrame::new(idx.len(), columns)?;
             let w = match &mut out[b] {
                 Some(w) => w,
                 slot => slot.insert(write::PartWriter::create(
@@ -561,7 +568,9 @@ pub fn load(r: &Routed, bucket: usize, csv: &CsvOptions) -> Result<RawTable> {
                     let mut rdr = read::CsvRecords::new(file, csv.delimiter);
                     read::csv_frame(&mut rdr, width, Some(base), csv, &r.source.path, hint)
                 }
+                // on this thread: the pieces are read in parallel already
                 Format::Parquet => ParquetReader::new(file)
+                    .read_parallel(ParallelStrategy::None)
                     .finish()
                     .map_err(|e| write::output_error(p, &e)),
             }
