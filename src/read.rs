@@ -429,6 +429,17 @@ impl<R: Read> CsvRecords<R> {
         true
     }
 
+    /// Whether every field of the last record is UTF-8: the fields one after the other are,
+    /// and none starts inside a character (one check instead of one per field).
+    pub(crate) fn fields_are_utf8(&self) -> bool {
+        let ends = &self.ends[..self.nfields];
+        let all = &self.fields[..ends.last().copied().unwrap_or(0)];
+        std::str::from_utf8(all).is_ok()
+            && ends
+                .iter()
+                .all(|&e| all.get(e).is_none_or(|b| !(0x80..0xC0).contains(b)))
+    }
+
     pub(crate) fn field(&self, i: usize) -> Option<&[u8]> {
         if i >= self.nfields {
             return None;
@@ -564,9 +575,15 @@ pub(crate) fn csv_frame<R: Read>(
                 })?;
         }
         lines.push(line as i64);
+        let utf8 = csv.encoding == encoding_rs::UTF_8 && rdr.fields_are_utf8();
         for (i, col) in cols.iter_mut().enumerate() {
             match rdr.field(i + skip) {
-                Some(f) => match clean(&decode(f, csv, path, line, i)?) {
+                Some(f) => match clean(&if utf8 {
+                    // SAFETY: `fields_are_utf8` found every field of this record UTF-8
+                    std::borrow::Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(f) })
+                } else {
+                    decode(f, csv, path, line, i)?
+                }) {
                     Some(v) => col.append_value(v),
                     None => col.append_null(),
                 },
@@ -708,6 +725,21 @@ mod tests {
     /// Lines without quotes are split on the delimiter as csv_core splits them, with the
     /// same lines, offsets and raw bytes, whatever the buffer size; quoted fields, bare CRs
     /// and a last line without a line end still read right.
+    #[test]
+    fn a_record_is_utf8_when_each_field_is() {
+        let fields = |text: &[u8]| {
+            let mut rdr = CsvRecords::new(text, b';');
+            rdr.next().expect("reads").expect("a record");
+            rdr.fields_are_utf8()
+        };
+        assert!(fields("ä;é;;x\n".as_bytes()));
+        assert!(fields("\"a;\"\"é\";b\n".as_bytes()));
+        // "é" cut in two by the delimiter: valid once the fields are joined, not field by field
+        assert!(!fields(b"\xC3;\xA9\n"));
+        assert!(!fields(b"a;\xFF\n"));
+        assert!(!fields(b"\"\xC3\";\xA9\n"));
+    }
+
     #[test]
     fn plain_lines_read_as_csv_core_reads_them() {
         let text = "a;b;c\r\n;;\n x ; y \n\n\r\nq;\"quoted;field\";z\rbare;cr\n\"two\nlines\";2\r\n1;2;3\n;last";
