@@ -722,9 +722,6 @@ mod tests {
         out
     }
 
-    /// Lines without quotes are split on the delimiter as csv_core splits them, with the
-    /// same lines, offsets and raw bytes, whatever the buffer size; quoted fields, bare CRs
-    /// and a last line without a line end still read right.
     #[test]
     fn a_record_is_utf8_when_each_field_is() {
         let fields = |text: &[u8]| {
@@ -740,6 +737,9 @@ mod tests {
         assert!(!fields(b"\"\xC3\";\xA9\n"));
     }
 
+    /// Lines without quotes are split on the delimiter as csv_core splits them, with the
+    /// same lines, offsets and raw bytes, whatever the buffer size; quoted fields, bare CRs
+    /// and a last line without a line end still read right.
     #[test]
     fn plain_lines_read_as_csv_core_reads_them() {
         let text = "a;b;c\r\n;;\n x ; y \n\n\r\nq;\"quoted;field\";z\rbare;cr\n\"two\nlines\";2\r\n1;2;3\n;last";

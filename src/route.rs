@@ -243,15 +243,15 @@ fn plan(source: &Source, csv: &CsvOptions, piece_bytes: u64, progress: &Progress
     let path = &source.path;
     let size = std::fs::metadata(path).map_or(0, |m| m.len());
     let unreadable = |e: PolarsError| read::unreadable(path, None, e.to_string());
-    let (header, metadata, spans) = match source.format {
+    let (header, positions, metadata, spans) = match source.format {
         Format::Csv => {
-            let (header, _) = read::header(source, csv)?;
-            (header, None, csv_spans(path, size, piece_bytes)?)
+            let (header, positions) = read::header(source, csv)?;
+            (header, positions, None, csv_spans(path, size, piece_bytes)?)
         }
         Format::Parquet => {
             let mut reader = ParquetReader::new(read::open(path)?);
             let metadata = reader.get_metadata().map_err(unreadable)?.clone();
-            let header = reader
+            let header: Vec<String> = reader
                 .schema()
                 .map_err(unreadable)?
                 .iter_names()
@@ -263,10 +263,10 @@ fn plan(source: &Source, csv: &CsvOptions, piece_bytes: u64, progress: &Progress
             }
             let n = (size * 5).div_ceil(piece_bytes).max(1);
             let spans = parquet_spans(&rows, usize::try_from(n).unwrap_or(usize::MAX));
-            (header, Some(metadata), spans)
+            let positions = read::positions(source, &header)?;
+            (header, positions, Some(metadata), spans)
         }
     };
-    let positions = read::positions(source, &header)?;
     let dealer = dealer_position(source, &positions)?;
     let total = if source.format == Format::Csv {
         size
