@@ -2,9 +2,10 @@
 //! in the same output root (the latest earlier as-of date with a `_SUCCESS`), and the cells
 //! that appeared or disappeared: what a platform uses to unsubscribe people the same day.
 //!
-//! Both runs' eligibility files are sorted by customer_id, category, channel within a dealer,
-//! so each dealer is compared by merging the two files a row group at a time: memory holds
-//! two row groups, not a dealer.
+//! Both runs' eligibility files are sorted by customer_id, category, channel within a dealer
+//! (each file of a dealer whose bucket was split by customer record), so each dealer is
+//! compared by merging its files a row group at a time: memory holds a row group per file,
+//! not a dealer.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, VecDeque};
@@ -120,14 +121,14 @@ fn dealer(
     new: &Path,
 ) -> Result<std::result::Result<(u64, u64), String>> {
     let target = dir.tmp.join("changes").join(folder);
-    let (mut a, mut b) = (Cursor::open(old)?, Cursor::open(new)?);
+    let (mut a, mut b) = (Merged::open(old)?, Merged::open(new)?);
     let mut out = Batch::default();
     let mut writer: Option<write::PartWriter> = None;
     let mut rows = 0u64;
     loop {
         a.fill()?;
         b.fill()?;
-        if let Some(why) = a.disorder.take().or(b.disorder.take()) {
+        if let Some(why) = a.disorder().or_else(|| b.disorder()) {
             return Ok(Err(why));
         }
         let (old, new) = match (a.row(), b.row()) {
@@ -167,8 +168,8 @@ struct Row<'a> {
     reason: Option<&'a str>,
 }
 
-impl Row<'_> {
-    fn key(&self) -> (&str, &str, &str) {
+impl<'a> Row<'a> {
+    fn key(&self) -> (&'a str, &'a str, &'a str) {
         (self.customer, self.category, self.channel)
     }
 }
@@ -260,6 +261,53 @@ struct Cursor {
     disorder: Option<String>,
 }
 
+/// The cells of a dealer folder's files (none when it does not exist), merged in key order:
+/// a dealer whose bucket was split by customer record has one sorted file per part.
+struct Merged(Vec<Cursor>);
+
+impl Merged {
+    fn open(folder: &Path) -> Result<Merged> {
+        let mut files: Vec<PathBuf> = fs::read_dir(folder)
+            .map(|entries| entries.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|e| e == "parquet"));
+        files.sort();
+        Ok(Merged(
+            files
+                .iter()
+                .map(|f| Cursor::open(f))
+                .collect::<Result<_>>()?,
+        ))
+    }
+
+    fn fill(&mut self) -> Result<()> {
+        self.0.iter_mut().try_for_each(Cursor::fill)
+    }
+
+    /// Why the files are not in key order, once found.
+    fn disorder(&mut self) -> Option<String> {
+        self.0.iter_mut().find_map(|c| c.disorder.take())
+    }
+
+    /// The file whose current row sorts first.
+    fn first(&self) -> Option<usize> {
+        (0..self.0.len())
+            .filter_map(|i| Some((self.0[i].row()?.key(), i)))
+            .min()
+            .map(|(_, i)| i)
+    }
+
+    fn row(&self) -> Option<Row<'_>> {
+        self.0[self.first()?].row()
+    }
+
+    fn advance(&mut self) {
+        if let Some(i) = self.first() {
+            self.0[i].advance();
+        }
+    }
+}
+
 /// One row group's columns.
 struct Frame {
     customer: StringChunked,
@@ -272,24 +320,17 @@ struct Frame {
 const KEY: [&str; 5] = ["customer_id", "category", "channel", "eligible", "reason"];
 
 impl Cursor {
-    /// The files of a dealer folder (none when it does not exist).
-    fn open(folder: &Path) -> Result<Cursor> {
-        let mut files: Vec<PathBuf> = fs::read_dir(folder)
-            .map(|entries| entries.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        files.retain(|p| p.extension().is_some_and(|e| e == "parquet"));
-        files.sort();
+    /// One eligibility file.
+    fn open(f: &Path) -> Result<Cursor> {
         let mut groups = VecDeque::new();
-        for f in files {
-            let mut reader = ParquetReader::new(read::open(&f)?);
-            let meta = reader
-                .get_metadata()
-                .map_err(|e| read::unreadable(&f, None, e.to_string()))?;
-            let mut offset = 0;
-            for g in &meta.row_groups {
-                groups.push_back((f.clone(), offset, g.num_rows()));
-                offset += g.num_rows();
-            }
+        let mut reader = ParquetReader::new(read::open(f)?);
+        let meta = reader
+            .get_metadata()
+            .map_err(|e| read::unreadable(f, None, e.to_string()))?;
+        let mut offset = 0;
+        for g in &meta.row_groups {
+            groups.push_back((f.to_path_buf(), offset, g.num_rows()));
+            offset += g.num_rows();
         }
         Ok(Cursor {
             groups,

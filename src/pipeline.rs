@@ -33,6 +33,7 @@ struct RawPipeline {
 #[derive(Deserialize, Default)]
 struct RawRun {
     buckets: Option<i64>,
+    bucket_rows: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -169,6 +170,10 @@ impl Default for Policy {
 /// The most buckets a run may use (each holds an open file per table while routing).
 pub const MAX_BUCKETS: usize = 1024;
 
+/// Input rows a bucket may hold before it is processed in parts (`run.bucket_rows`): about
+/// 800 MiB at some 200 bytes a row.
+pub const BUCKET_ROWS: u64 = 4_000_000;
+
 /// A checked pipeline file.
 #[derive(Clone, Debug)]
 pub struct Pipeline {
@@ -180,6 +185,9 @@ pub struct Pipeline {
     pub policy: Policy,
     /// How many buckets of dealers the run splits the extract into (`None`: from its size).
     pub buckets: Option<usize>,
+    /// A bucket of more input rows than this is split further by customer record and
+    /// processed a part at a time.
+    pub bucket_rows: u64,
     /// `expiring/` lists term-based eligible cells whose `expires_on` falls within this many
     /// days after the as-of date.
     pub expiring_days: u32,
@@ -242,6 +250,17 @@ impl Pipeline {
             }
             ok
         });
+        let bucket_rows = match raw.run.bucket_rows.map(u64::try_from) {
+            None => BUCKET_ROWS,
+            Some(Ok(n)) if n > 0 => n,
+            Some(_) => {
+                problems.push(format!(
+                    "run.bucket_rows: {} is not a positive number of rows",
+                    raw.run.bucket_rows.unwrap_or_default()
+                ));
+                BUCKET_ROWS
+            }
+        };
         let expiring_days = match raw.output.expiring_days.map(u32::try_from) {
             None => 30,
             Some(Ok(d @ 1..=3660)) => d,
@@ -269,6 +288,7 @@ impl Pipeline {
             csv,
             policy: Policy { default, dealers },
             buckets,
+            bucket_rows,
             expiring_days,
             audiences,
             audiences_csv,
@@ -463,6 +483,7 @@ mod tests {
             marketing = { email = 1 }
             [run]
             buckets = 0
+            bucket_rows = 0
             [output]
             expiring_days = -5
             "#,
@@ -479,6 +500,7 @@ mod tests {
             "-1",
             "marketing",
             "run.buckets: 0",
+            "run.bucket_rows: 0",
             "output.expiring_days: -5",
         ] {
             assert!(all.contains(needle), "{needle} not in:\n{all}");

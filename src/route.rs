@@ -548,6 +548,330 @@ fn route_parquet(
     })
 }
 
+/// FNV-1a of a dealer's id and a value of one of its rows (`None`: no value): the same in
+/// every run.
+fn id_hash(dealer: Option<&str>, value: Option<&str>) -> u64 {
+    let fnv = |h: u64, bytes: &[u8]| {
+        bytes
+            .iter()
+            .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    };
+    let h = fnv(0xcbf2_9ce4_8422_2325, dealer.unwrap_or_default().as_bytes());
+    match value {
+        Some(v) => fnv(fnv(h, &[0xff]), v.as_bytes()),
+        None => fnv(h, &[0xfe]),
+    }
+}
+
+/// Where a table's ids sit in its bucket files' rows: dealer, customer, and the key that
+/// links customer records (an invoice's or vehicle's own id).
+struct Ids {
+    dealer: Option<usize>,
+    customer: Option<usize>,
+    link: Option<usize>,
+}
+
+impl Ids {
+    fn of(r: &Routed) -> Ids {
+        let at = |name: &str| {
+            let cols = r.source.table.columns();
+            cols.iter()
+                .position(|c| c.name == name)
+                .and_then(|i| r.positions[i])
+        };
+        let link = r
+            .source
+            .table
+            .key()
+            .iter()
+            .find(|k| !matches!(**k, "dealer_id" | "customer_id"))
+            .and_then(|k| at(k));
+        Ids {
+            dealer: at("dealer_id"),
+            customer: at("customer_id"),
+            link,
+        }
+    }
+}
+
+/// A row's (dealer, customer) hash, and its (dealer, link key) hash when it has a link key;
+/// values trimmed as `load` trims them.
+fn hashes(dealer: Option<&str>, customer: Option<&str>, link: Option<&str>) -> (u64, Option<u64>) {
+    let dealer = dealer.and_then(clean);
+    let customer = id_hash(dealer, customer.and_then(clean));
+    (
+        customer,
+        link.and_then(clean).map(|l| id_hash(dealer, Some(l))),
+    )
+}
+
+/// The hashes of the CSV bucket file row `rdr` is on (its first field is the line number).
+/// A field that does not decode is hashed as written: `load` fails on it, naming its line.
+fn csv_hashes<R: Read>(
+    rdr: &read::CsvRecords<R>,
+    ids: &Ids,
+    csv: &CsvOptions,
+) -> (u64, Option<u64>) {
+    let text = |at: Option<usize>| -> Option<std::borrow::Cow<'_, str>> {
+        let f = rdr.field(at? + 1)?;
+        Some(if csv.encoding == encoding_rs::UTF_8 {
+            String::from_utf8_lossy(f)
+        } else {
+            csv.encoding.decode_without_bom_handling(f).0
+        })
+    };
+    let (d, c, l) = (text(ids.dealer), text(ids.customer), text(ids.link));
+    hashes(d.as_deref(), c.as_deref(), l.as_deref())
+}
+
+/// The hashes of every row of a Parquet bucket file's frame.
+fn frame_hashes(df: &DataFrame, ids: &Ids) -> Result<Vec<(u64, Option<u64>)>> {
+    fn get(col: Option<&StringChunked>, i: usize) -> Option<&str> {
+        col.and_then(|c| c.get(i))
+    }
+    let text = |at: Option<usize>| -> Result<Option<StringChunked>> {
+        let Some(at) = at else { return Ok(None) };
+        let c = df.column(&file_col(at))?.cast(&DataType::String)?;
+        Ok(Some(c.str()?.clone()))
+    };
+    let (d, c, l) = (text(ids.dealer)?, text(ids.customer)?, text(ids.link)?);
+    let (d, c, l) = (d.as_ref(), c.as_ref(), l.as_ref());
+    Ok((0..df.height())
+        .map(|i| hashes(get(d, i), get(c, i), get(l, i)))
+        .collect())
+}
+
+/// The hashes of every row of a bucket file, in file order.
+fn file_hashes(
+    r: &Routed,
+    path: &Path,
+    ids: &Ids,
+    csv: &CsvOptions,
+) -> Result<Vec<(u64, Option<u64>)>> {
+    let file = File::open(path).map_err(|e| write::output_error(path, &e))?;
+    match r.source.format {
+        Format::Csv => {
+            let mut rdr = read::CsvRecords::new(file, csv.delimiter);
+            let mut out = Vec::new();
+            while rdr
+                .next()
+                .map_err(|e| write::output_error(path, &e))?
+                .is_some()
+            {
+                out.push(csv_hashes(&rdr, ids, csv));
+            }
+            Ok(out)
+        }
+        Format::Parquet => frame_hashes(&read_spill(file, path)?, ids),
+    }
+}
+
+fn read_spill(file: File, path: &Path) -> Result<DataFrame> {
+    // on this thread: bucket files are read in parallel already
+    ParquetReader::new(file)
+        .read_parallel(ParallelStrategy::None)
+        .finish()
+        .map_err(|e| write::output_error(path, &e))
+}
+
+/// Customer records linked by a shared link key (an invoice or vehicle id held by rows of
+/// several records), as a forest: each linked record's hash points towards its group's
+/// root, the smallest hash of the group. Records not linked are their own roots.
+struct Links(PlHashMap<u64, u64>);
+
+impl Links {
+    /// From (link key, customer) hash pairs.
+    fn new(mut pairs: Vec<(u64, u64)>) -> Links {
+        pairs.par_sort_unstable();
+        let mut links = Links(PlHashMap::new());
+        for run in pairs.chunk_by(|a, b| a.0 == b.0) {
+            for &(_, c) in &run[1..] {
+                let (a, b) = (links.root(run[0].1), links.root(c));
+                if a != b {
+                    links.0.insert(a.max(b), a.min(b));
+                }
+            }
+        }
+        links
+    }
+
+    fn root(&self, mut c: u64) -> u64 {
+        while let Some(&up) = self.0.get(&c) {
+            c = up;
+        }
+        c
+    }
+
+    /// The part, of `parts`, of a customer record's rows.
+    fn part(&self, customer: u64, parts: usize) -> usize {
+        let h = self.root(customer).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        ((h >> 32) % parts as u64) as usize
+    }
+}
+
+/// Splits bucket `b` of every table further into `parts` parts by customer record, for a
+/// bucket too large to hold at once. Each part is a bucket of the `Routed` returned, and
+/// holds every row of its records: the checks and joins that `load`'s callers run on a
+/// bucket give on a part what they give on the whole, since a customer record's rows, and
+/// the rows of records linked by a shared invoice or vehicle id (a possible `duplicate_key`),
+/// go to the same part. Rows keep their line numbers; bucket `b`'s files are removed.
+pub fn resplit(
+    routed: &[Routed],
+    b: usize,
+    parts: usize,
+    csv: &CsvOptions,
+    dir: &Path,
+) -> Result<Vec<Routed>> {
+    let files = |r: &Routed| -> Vec<(usize, PathBuf)> {
+        r.pieces
+            .iter()
+            .enumerate()
+            .filter_map(|(k, p)| Some((k, p[b].clone()?)))
+            .collect()
+    };
+    // links first: every (link key, customer) pair of the tables that have a link key
+    let mut pairs: Vec<(u64, u64)> = Vec::new();
+    for r in routed {
+        let ids = Ids::of(r);
+        if ids.link.is_none() {
+            continue;
+        }
+        let found: Vec<Vec<(u64, u64)>> = files(r)
+            .par_iter()
+            .map(|(_, path)| {
+                let h = file_hashes(r, path, &ids, csv)?;
+                Ok(h.into_iter().filter_map(|(c, l)| Some((l?, c))).collect())
+            })
+            .collect::<Result<_>>()?;
+        pairs.extend(found.into_iter().flatten());
+    }
+    let links = Links::new(pairs);
+    routed
+        .iter()
+        .map(|r| {
+            let ids = Ids::of(r);
+            let split: Vec<(Vec<Option<PathBuf>>, Vec<u64>)> = r
+                .pieces
+                .par_iter()
+                .enumerate()
+                .map(|(k, p)| match &p[b] {
+                    None => Ok((vec![None; parts], vec![0; parts])),
+                    Some(path) => {
+                        let out = split_file(r, (k, b), path, &ids, &links, parts, csv, dir);
+                        let _ = std::fs::remove_file(path);
+                        out
+                    }
+                })
+                .collect::<Result<_>>()?;
+            let mut rows = vec![0; parts];
+            let mut pieces = Vec::new();
+            for (files, n) in split {
+                for (t, n) in rows.iter_mut().zip(n) {
+                    *t += n;
+                }
+                pieces.push(files);
+            }
+            Ok(Routed {
+                source: r.source.clone(),
+                header: r.header.clone(),
+                positions: r.positions.clone(),
+                sha256: r.sha256.clone(),
+                bytes: r.bytes,
+                pieces,
+                line_bases: r.line_bases.clone(),
+                rows,
+            })
+        })
+        .collect()
+}
+
+/// Writes the rows of one bucket file to one file per part; returns the files and rows.
+#[allow(clippy::too_many_arguments)]
+fn split_file(
+    r: &Routed,
+    (piece, bucket): (usize, usize),
+    path: &Path,
+    ids: &Ids,
+    links: &Links,
+    parts: usize,
+    csv: &CsvOptions,
+    dir: &Path,
+) -> Result<(Vec<Option<PathBuf>>, Vec<u64>)> {
+    let part_path = |p: usize| {
+        let name = piece_path(dir, &r.source, piece, bucket);
+        let stem = name.file_stem().unwrap_or_default().to_string_lossy();
+        let ext = name.extension().unwrap_or_default().to_string_lossy();
+        dir.join(format!("{stem}-{p:04}.{ext}"))
+    };
+    let file = File::open(path).map_err(|e| write::output_error(path, &e))?;
+    let mut rows = vec![0; parts];
+    match r.source.format {
+        Format::Csv => {
+            let mut rdr = read::CsvRecords::new(file, csv.delimiter).keep_raw();
+            let mut out: Vec<Option<(PathBuf, BufWriter<File>)>> =
+                (0..parts).map(|_| None).collect();
+            while rdr
+                .next()
+                .map_err(|e| write::output_error(path, &e))?
+                .is_some()
+            {
+                let p = links.part(csv_hashes(&rdr, ids, csv).0, parts);
+                rows[p] += 1;
+                let (to, w) = match &mut out[p] {
+                    Some(pw) => pw,
+                    slot => {
+                        let to = part_path(p);
+                        let w = BufWriter::with_capacity(1 << 16, write::create(&to, true)?);
+                        slot.insert((to, w))
+                    }
+                };
+                w.write_all(rdr.raw())
+                    .and_then(|()| w.write_all(b"\n"))
+                    .map_err(|e| write::output_error(to, &e))?;
+            }
+            let files = out
+                .into_iter()
+                .map(|pw| {
+                    pw.map(|(to, mut w)| {
+                        w.flush()
+                            .map_err(|e| write::output_error(&to, &e))
+                            .map(|()| to)
+                    })
+                    .transpose()
+                })
+                .collect::<Result<_>>()?;
+            Ok((files, rows))
+        }
+        Format::Parquet => {
+            let df = read_spill(file, path)?;
+            let mut idx: Vec<Vec<IdxSize>> = vec![Vec::new(); parts];
+            for (i, (c, _)) in frame_hashes(&df, ids)?.into_iter().enumerate() {
+                idx[links.part(c, parts)].push(i as IdxSize);
+            }
+            let mut files = vec![None; parts];
+            for (p, idx) in idx.into_iter().enumerate() {
+                if idx.is_empty() {
+                    continue;
+                }
+                rows[p] = idx.len() as u64;
+                let idx = IdxCa::from_vec("".into(), idx);
+                let columns = df
+                    .columns()
+                    .iter()
+                    .map(|c| c.take(&idx))
+                    .collect::<PolarsResult<Vec<_>>>()?;
+                let mut part = DataFrame::new(idx.len(), columns)?;
+                let to = part_path(p);
+                let mut w = write::PartWriter::create(to.clone(), part.schema(), true, true)?;
+                w.write(&mut part)?;
+                w.finish()?;
+                files[p] = Some(to);
+            }
+            Ok((files, rows))
+        }
+    }
+}
+
 /// The rows of bucket `bucket`, as `read` would have read them, in file order: the pieces'
 /// files read on all cores, one after the other.
 pub fn load(r: &Routed, bucket: usize, csv: &CsvOptions) -> Result<RawTable> {
@@ -742,6 +1066,127 @@ mod tests {
             let (rows, pieces) = routed_rows(&s, piece_bytes);
             assert_eq!(rows, expected, "pieces of {piece_bytes} bytes");
             assert_eq!(pieces[0], if piece_bytes == 1 { 3 } else { 1 });
+        }
+    }
+
+    /// A bucket split into parts keeps every row once, with its line; each customer
+    /// record's rows (ids trimmed as checks trim them) and the records linked by a shared
+    /// invoice id land in one part; Parquet and CSV alike.
+    #[test]
+    fn parts_keep_a_records_rows_and_linked_records_together() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut customers, mut invoices) = (Vec::new(), Vec::new());
+        let day = "2024-01-01".to_string();
+        for c in 0..300 {
+            customers.push(vec![
+                format!("D{}", c % 2),
+                c.to_string(),
+                "2020-01-01".into(),
+            ]);
+            for k in 0..3 {
+                // a customer id written with spaces is the same record
+                let id = if k == 1 {
+                    format!(" {c} ")
+                } else {
+                    c.to_string()
+                };
+                invoices.push(vec![
+                    format!("D{}", c % 2),
+                    format!("I{c}-{k}"),
+                    id,
+                    day.clone(),
+                ]);
+            }
+        }
+        // records 2j and 2j+2 (one dealer) share an invoice id: a possible duplicate_key
+        for j in 0..60 {
+            for c in [2 * j, 2 * j + 2] {
+                invoices.push(vec![
+                    "D0".into(),
+                    format!("L{j}"),
+                    c.to_string(),
+                    day.clone(),
+                ]);
+            }
+        }
+        let tables = [
+            (
+                Table::Customers,
+                "dealer_id;customer_id;registered_on",
+                customers,
+            ),
+            (
+                Table::Invoices,
+                "dealer_id;invoice_id;customer_id;invoice_date",
+                invoices,
+            ),
+        ];
+        for format in [Format::Csv, Format::Parquet] {
+            let mut sources = Vec::new();
+            for (table, header, rows) in &tables {
+                let path = dir.path().join(format!("{table}-{format:?}"));
+                match format {
+                    Format::Csv => {
+                        let body: String = rows.iter().map(|r| r.join(";") + "\n").collect();
+                        std::fs::write(&path, format!("{header}\n{body}")).expect("write");
+                    }
+                    Format::Parquet => {
+                        let columns = header
+                            .split(';')
+                            .enumerate()
+                            .map(|(i, name)| {
+                                let v: Vec<&str> = rows.iter().map(|r| r[i].as_str()).collect();
+                                Column::new(name.into(), v)
+                            })
+                            .collect();
+                        let mut df = DataFrame::new_infer_height(columns).expect("frame");
+                        let mut w =
+                            write::PartWriter::create(path.clone(), df.schema(), false, true)
+                                .expect("writer");
+                        w.write(&mut df).expect("rows");
+                        w.finish().expect("finish");
+                    }
+                }
+                sources.push(Source {
+                    table: *table,
+                    path,
+                    format,
+                });
+            }
+            let (out, csv) = (
+                tempfile::tempdir().expect("temp dir"),
+                CsvOptions::default(),
+            );
+            let quiet = Progress::new(true);
+            let routed = route(&sources, &csv, 1, out.path(), &quiet, 2000).expect("routes");
+            let whole: Vec<Vec<Vec<String>>> = routed
+                .iter()
+                .map(|r| frame_rows(&load(r, 0, &csv).expect("loads").df))
+                .collect();
+            let parts = resplit(&routed, 0, 8, &csv, out.path()).expect("splits");
+            let mut part_of = std::collections::HashMap::<String, usize>::new();
+            for (t, r) in parts.iter().enumerate() {
+                let mut rows = Vec::new();
+                for p in 0..8 {
+                    for row in frame_rows(&load(r, p, &csv).expect("loads").df) {
+                        let customer = format!("{}/{}", row[1], row[if t == 0 { 2 } else { 3 }]);
+                        let first = *part_of.entry(customer.clone()).or_insert(p);
+                        assert_eq!(first, p, "{format:?}: customer {customer}");
+                        rows.push(row);
+                    }
+                }
+                rows.sort_by_key(|r| r[0].parse::<i64>().expect("line"));
+                assert_eq!(rows, whole[t], "{format:?} {}", r.source.table);
+            }
+            let used: std::collections::HashSet<&usize> = part_of.values().collect();
+            assert_eq!(used.len(), 8, "{format:?}: every part used");
+            for j in 0..60 {
+                assert_eq!(
+                    part_of[&format!("\"D0\"/\"{}\"", 2 * j)],
+                    part_of[&format!("\"D0\"/\"{}\"", 120)],
+                    "{format:?}: linked records 0, 2, .., 120 in one part"
+                );
+            }
         }
     }
 }

@@ -127,16 +127,19 @@ fn add_written(into: &mut Outputs, name: &'static str, w: &Written) {
 struct DealerFiles<'a> {
     dir: &'a write::RunDir,
     dealer: &'a str,
+    /// The file number within the dealer's folders (a split bucket's part).
+    part: usize,
     csv: bool,
     parquet: BTreeMap<(&'static str, Option<u8>), (write::PartWriter, u64)>,
     csv_files: BTreeMap<u8, (write::CsvPart, u64)>,
 }
 
 impl<'a> DealerFiles<'a> {
-    fn new(dir: &'a write::RunDir, dealer: &'a str, csv: bool) -> DealerFiles<'a> {
+    fn new(dir: &'a write::RunDir, dealer: &'a str, part: usize, csv: bool) -> DealerFiles<'a> {
         DealerFiles {
             dir,
             dealer,
+            part,
             csv,
             parquet: BTreeMap::new(),
             csv_files: BTreeMap::new(),
@@ -164,7 +167,7 @@ impl<'a> DealerFiles<'a> {
                 }
                 let w = self
                     .dir
-                    .part_writer(name, &partition, df.schema(), private)?;
+                    .part_writer(name, &partition, self.part, df.schema(), private)?;
                 e.insert((w, 0))
             }
         };
@@ -179,7 +182,10 @@ impl<'a> DealerFiles<'a> {
                         .partition_dir("audiences_csv", &[("dealer_id", self.dealer)])?;
                     let mut header = vec!["dealer_id", "category", "channel"];
                     header.extend(audience::COLUMNS);
-                    let path = dir.join(format!("{category}-{channel}.csv"));
+                    let path = match self.part {
+                        0 => dir.join(format!("{category}-{channel}.csv")),
+                        p => dir.join(format!("{category}-{channel}-{p}.csv")),
+                    };
                     e.insert((write::CsvPart::create(&path, &header)?, 0))
                 }
             };
@@ -272,12 +278,45 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     ));
     lap("split");
 
-    let bar = progress.count("buckets", buckets as u64);
-    let rows: Vec<u64> = (0..buckets)
-        .map(|b| routed.iter().map(|r| r.rows[b]).sum())
-        .collect();
-    let done = in_parallel(&rows, ROWS_AT_ONCE, |b| {
-        let r = bucket(b, &routed, &ctx, &job.pipeline, &numbers, &dir);
+    // a bucket too large to hold at once is split further, by customer record, into parts
+    let limit = job.pipeline.bucket_rows;
+    let mut parted: Vec<Vec<Routed>> = Vec::new();
+    let mut units: Vec<Unit> = Vec::new();
+    for b in 0..buckets {
+        let rows: u64 = routed.iter().map(|r| r.rows[b]).sum();
+        if rows <= limit {
+            units.push(Unit {
+                set: None,
+                bucket: b,
+                part: None,
+                rows,
+            });
+            continue;
+        }
+        let parts = usize::try_from(rows.div_ceil(limit)).unwrap_or(usize::MAX);
+        let set = route::resplit(&routed, b, parts, csv, &spill)?;
+        units.extend((0..parts).map(|p| Unit {
+            set: Some(parted.len()),
+            bucket: p,
+            part: Some((b, p)),
+            rows: set.iter().map(|r| r.rows[p]).sum(),
+        }));
+        parted.push(set);
+    }
+    if !parted.is_empty() {
+        progress.step(format!(
+            "split {} of more than {limit} rows into parts by customer record",
+            plural(parted.len(), "bucket")
+        ));
+    }
+    lap("parts");
+
+    let bar = progress.count("buckets", units.len() as u64);
+    let rows: Vec<u64> = units.iter().map(|u| u.rows).collect();
+    let done = in_parallel(&rows, ROWS_AT_ONCE, |i| {
+        let u = &units[i];
+        let set = u.set.map_or(&routed, |k| &parted[k]);
+        let r = bucket(u, set, &ctx, &job.pipeline, &numbers, &dir);
         bar.inc(1);
         r
     })?;
@@ -470,13 +509,25 @@ pub(crate) fn in_parallel<T: Send>(
     done.into_iter().map(|(_, r)| r).collect()
 }
 
+/// One bucket of dealers to process, or one part of a bucket split by customer record.
+struct Unit {
+    /// `None`: a bucket of the routed extract; else an index into the split buckets' parts.
+    set: Option<usize>,
+    /// The bucket (or part) in its set.
+    bucket: usize,
+    /// For a part: the bucket it is part of, and which part.
+    part: Option<(usize, usize)>,
+    rows: u64,
+}
+
 /// One row group's frames: eligibility, expiring, audiences per pair; and its cell counts.
 type Group = (DataFrame, DataFrame, Vec<(u8, DataFrame)>, Vec<CellCount>);
 
-/// Validates, joins, decides and writes the dealers of bucket `b`: eligibility per dealer,
-/// retention as `retention/part-<b>.parquet`; quarantined rows are returned.
+/// Validates, joins, decides and writes the dealers of a bucket: eligibility per dealer (in
+/// `part-<p>.parquet` for part p of a split bucket, else `part-0.parquet`), retention as
+/// `retention/part-<b>.parquet` (`part-<b>-<p>.parquet`); quarantined rows are returned.
 fn bucket(
-    b: usize,
+    unit: &Unit,
     routed: &[Routed],
     ctx: &Context,
     pipeline: &Pipeline,
@@ -490,7 +541,7 @@ fn bucket(
         records: recs,
         ..
     } = check_and_join(
-        routed.iter().map(|r| route::load(r, b, csv)),
+        routed.iter().map(|r| route::load(r, unit.bucket, csv)),
         ctx,
         do_not_call,
         false,
@@ -514,7 +565,8 @@ fn bucket(
     let per_dealer: Vec<(Outputs, Vec<CellCount>)> = cells::dealer_runs(&recs, &order)
         .into_par_iter()
         .map(|(dealer, range)| {
-            let mut files = DealerFiles::new(dir, &dealer, pipeline.audiences_csv);
+            let part = unit.part.map_or(0, |(_, p)| p);
+            let mut files = DealerFiles::new(dir, &dealer, part, pipeline.audiences_csv);
             let mut counts = Vec::new();
             let mut write = |groups: Vec<Group>| -> Result<()> {
                 for (mut df, mut soon, audiences, c) in groups {
@@ -542,7 +594,11 @@ fn bucket(
         })
         .collect::<Result<_>>()?;
     let mut retention = cells::retention(&recs, &order, policy, ctx.as_of)?;
-    let bytes = dir.part_file("retention", &format!("part-{b}.parquet"), &mut retention)?;
+    let name = match unit.part {
+        None => format!("part-{}.parquet", unit.bucket),
+        Some((b, p)) => format!("part-{b}-{p}.parquet"),
+    };
+    let bytes = dir.part_file("retention", &name, &mut retention)?;
     let mut written = Outputs::new();
     for (w, _) in &per_dealer {
         add_outputs(&mut written, w);

@@ -82,17 +82,23 @@ impl RunDir {
         write_parquet(&dir.join("part-0.parquet"), df, private)
     }
 
-    /// Starts `<name>/<key>=<value>/.../part-0.parquet`, to be written a row group at a time
-    /// (the keys live in the folder names only: the frames written must not hold them).
+    /// Starts `<name>/<key>=<value>/.../part-<part>.parquet`, to be written a row group at a
+    /// time (the keys live in the folder names only: the frames written must not hold them).
     pub fn part_writer(
         &self,
         name: &str,
         partition: &[(&str, &str)],
+        part: usize,
         schema: &Schema,
         private: bool,
     ) -> Result<PartWriter> {
         let dir = self.partition_dir(name, partition)?;
-        PartWriter::create(dir.join("part-0.parquet"), schema, private, false)
+        PartWriter::create(
+            dir.join(format!("part-{part}.parquet")),
+            schema,
+            private,
+            false,
+        )
     }
 
     /// `<name>/<key>=<value>/...`, created.

@@ -128,6 +128,97 @@ fn every_row_accounted_for_and_every_record_decided_once() {
     }
 }
 
+/// Processing buckets in parts by customer record (`run.bucket_rows`) changes nothing:
+/// eligibility, retention, quarantine and input counts, and the changes against a previous
+/// run, from CSV and Parquet; with invoice ids shared by two customer records of a dealer
+/// (both rows are `duplicate_key`), which the parts must keep together.
+#[test]
+fn parts_of_buckets_change_nothing() {
+    let work = Workdir::new();
+    let whole = work.write("whole.toml", "[run]\nbuckets = 1\n");
+    let parts = work.write("parts.toml", "[run]\nbuckets = 2\nbucket_rows = 3000\n");
+    for format in ["csv", "parquet"] {
+        let x = generate_with(&work, format, "7", format, &["--dealers", "40"]);
+        if format == "csv" {
+            // 30 invoices of a dealer again, each under the next customer of its dealer
+            let path = x.join("invoices.csv");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let rows: Vec<Vec<&str>> = text
+                .lines()
+                .skip(1)
+                .map(|l| l.split(';').collect())
+                .collect();
+            let mut extra = String::new();
+            for (i, a) in rows.iter().enumerate().step_by(97).take(30) {
+                let mut next = rows[i..].iter().take_while(|b| b[0] == a[0]);
+                if let Some(b) = next.find(|b| b[2] != a[2]) {
+                    let row = [a[0], a[1], b[2]].into_iter().chain(a[3..].iter().copied());
+                    extra.extend(row.collect::<Vec<_>>().join(";").chars().chain(['\n']));
+                }
+            }
+            assert!(extra.lines().count() >= 20);
+            std::fs::write(&path, text + &extra).unwrap();
+        }
+        let night = |pipeline: &std::path::Path, out: &str, as_of: &str| {
+            let out = work.path(&format!("{format}-{out}"));
+            assert_ok(&work.cmd(&[
+                "run",
+                "--quiet",
+                "--pipeline",
+                pipeline.to_str().unwrap(),
+                "--input",
+                x.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--as-of",
+                as_of,
+            ]));
+            out.join(format!("as_of={as_of}"))
+        };
+        let (a, b) = (night(&whole, "whole", AS_OF), night(&parts, "parts", AS_OF));
+        let split = std::fs::read_dir(b.join("eligibility"))
+            .unwrap()
+            .any(|d| d.unwrap().path().join("part-1.parquet").is_file());
+        assert!(split, "{format}: some dealer written in parts");
+        let sorted = |run: &std::path::Path, name: &str, by: &[&str]| {
+            dataset(run, name)
+                .sort(by.to_vec(), SortMultipleOptions::default())
+                .unwrap()
+        };
+        let cell = ["dealer_id", "customer_id", "category", "channel"];
+        for (name, by) in [
+            ("eligibility", &cell[..]),
+            ("retention", &["dealer_id", "customer_id"][..]),
+            ("quarantine", &["table", "line"][..]),
+        ] {
+            let (x, y) = (sorted(&a, name, by), sorted(&b, name, by));
+            assert!(x.height() > 0, "{format} {name} has rows");
+            assert!(x.equals_missing(&y), "{format} {name} differs");
+        }
+        assert_eq!(manifest(&a)["inputs"], manifest(&b)["inputs"], "{format}");
+        if format == "csv" {
+            let invoices = &manifest(&b)["inputs"][1];
+            assert_eq!(invoices["table"], "invoices");
+            assert!(invoices["quarantined"]["duplicate_key"].as_u64().unwrap() >= 40);
+        }
+        // the next night compares with this one: each dealer's part files merged in order
+        let (a, b) = (
+            night(&whole, "whole", "2027-06-01"),
+            night(&parts, "parts", "2027-06-01"),
+        );
+        for run in [&a, &b] {
+            let note = manifest(run)["changes"]["note"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            assert!(note.starts_with("compared with"), "{format}: {note}");
+        }
+        let (x, y) = (sorted(&a, "changes", &cell), sorted(&b, "changes", &cell));
+        assert!(x.height() > 0, "{format}: changes has rows");
+        assert!(x.equals_missing(&y), "{format}: changes differs");
+    }
+}
+
 /// Splitting the extract into buckets of dealers changes nothing: one bucket and 13 give the
 /// same eligibility, retention, quarantine (lines and records) and input counts, from CSV and
 /// from Parquet.
