@@ -626,18 +626,22 @@ fn csv_hashes<R: Read>(
 
 /// The hashes of every row of a Parquet bucket file's frame.
 fn frame_hashes(df: &DataFrame, ids: &Ids) -> Result<Vec<(u64, Option<u64>)>> {
-    fn get(col: Option<&StringChunked>, i: usize) -> Option<&str> {
-        col.and_then(|c| c.get(i))
-    }
-    let text = |at: Option<usize>| -> Result<Option<StringChunked>> {
-        let Some(at) = at else { return Ok(None) };
-        let c = df.column(&file_col(at))?.cast(&DataType::String)?;
-        Ok(Some(c.str()?.clone()))
+    let n = df.height();
+    let text = |at: Option<usize>| -> Result<StringChunked> {
+        Ok(match at {
+            None => StringChunked::full_null("".into(), n),
+            Some(at) => df
+                .column(&file_col(at))?
+                .cast(&DataType::String)?
+                .str()?
+                .clone(),
+        })
     };
     let (d, c, l) = (text(ids.dealer)?, text(ids.customer)?, text(ids.link)?);
-    let (d, c, l) = (d.as_ref(), c.as_ref(), l.as_ref());
-    Ok((0..df.height())
-        .map(|i| hashes(get(d, i), get(c, i), get(l, i)))
+    Ok(d.iter()
+        .zip(c.iter())
+        .zip(l.iter())
+        .map(|((d, c), l)| hashes(d, c, l))
         .collect())
 }
 
@@ -662,13 +666,19 @@ fn file_hashes(
             }
             Ok(out)
         }
-        Format::Parquet => frame_hashes(&read_spill(file, path)?, ids),
+        Format::Parquet => {
+            let cols = [ids.dealer, ids.customer, ids.link];
+            let cols = cols.iter().flatten().map(|&i| file_col(i)).collect();
+            frame_hashes(&read_spill(file, path, Some(cols))?, ids)
+        }
     }
 }
 
-fn read_spill(file: File, path: &Path) -> Result<DataFrame> {
+/// A Parquet bucket file, or only the columns named.
+fn read_spill(file: File, path: &Path, columns: Option<Vec<String>>) -> Result<DataFrame> {
     // on this thread: bucket files are read in parallel already
     ParquetReader::new(file)
+        .with_columns(columns)
         .read_parallel(ParallelStrategy::None)
         .finish()
         .map_err(|e| write::output_error(path, &e))
@@ -843,7 +853,7 @@ fn split_file(
             Ok((files, rows))
         }
         Format::Parquet => {
-            let df = read_spill(file, path)?;
+            let df = read_spill(file, path, None)?;
             let mut idx: Vec<Vec<IdxSize>> = vec![Vec::new(); parts];
             for (i, (c, _)) in frame_hashes(&df, ids)?.into_iter().enumerate() {
                 idx[links.part(c, parts)].push(i as IdxSize);
@@ -892,11 +902,7 @@ pub fn load(r: &Routed, bucket: usize, csv: &CsvOptions) -> Result<RawTable> {
                     let mut rdr = read::CsvRecords::new(file, csv.delimiter);
                     read::csv_frame(&mut rdr, width, Some(base), csv, &r.source.path, hint)
                 }
-                // on this thread: the pieces are read in parallel already
-                Format::Parquet => ParquetReader::new(file)
-                    .read_parallel(ParallelStrategy::None)
-                    .finish()
-                    .map_err(|e| write::output_error(p, &e)),
+                Format::Parquet => read_spill(file, p, None),
             }
         })
         .collect::<Result<_>>()?;
