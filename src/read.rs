@@ -261,8 +261,6 @@ pub(crate) struct CsvRecords<R> {
     fields: Vec<u8>,
     ends: Vec<usize>,
     nfields: usize,
-    /// the record's bytes as written, when asked for (`keep_raw`)
-    raw: Option<Vec<u8>>,
 }
 
 impl<R: Read> CsvRecords<R> {
@@ -283,24 +281,7 @@ impl<R: Read> CsvRecords<R> {
             fields: vec![0; 4096],
             ends: vec![0; 64],
             nfields: 0,
-            raw: None,
         }
-    }
-
-    /// Keeps each record's bytes as written, for `raw`.
-    pub(crate) fn keep_raw(mut self) -> Self {
-        self.raw = Some(Vec::new());
-        self
-    }
-
-    /// The last record's bytes as written, without its line end (empty unless `keep_raw`).
-    pub(crate) fn raw(&self) -> &[u8] {
-        let raw = self.raw.as_deref().unwrap_or_default();
-        let end = raw
-            .iter()
-            .rposition(|b| !matches!(b, b'\r' | b'\n'))
-            .map_or(0, |i| i + 1);
-        &raw[..end]
     }
 
     /// Reads from file offset `offset`, a line start, instead of from the start of the file
@@ -352,9 +333,6 @@ impl<R: Read> CsvRecords<R> {
             return Ok(Some(line));
         }
         let (mut out, mut nend) = (0, 0);
-        if let Some(raw) = &mut self.raw {
-            raw.clear();
-        }
         loop {
             self.fill()?;
             let (res, nin, nout, nends) = self.core.read_record(
@@ -362,9 +340,6 @@ impl<R: Read> CsvRecords<R> {
                 &mut self.fields[out..],
                 &mut self.ends[nend..],
             );
-            if let Some(raw) = &mut self.raw {
-                raw.extend_from_slice(&self.buf[self.start..self.start + nin]);
-            }
             self.count_lines(self.start, self.start + nin);
             self.start += nin;
             out += nout;
@@ -418,10 +393,6 @@ impl<R: Read> CsvRecords<R> {
             from = to + 1;
         }
         self.nfields = n;
-        if let Some(raw) = &mut self.raw {
-            raw.clear();
-            raw.extend_from_slice(&bytes[..=nl]);
-        }
         // one line end: `\n` or `\r\n`
         self.lines += 1;
         self.prev_cr = false;
@@ -704,11 +675,11 @@ pub(crate) fn raw_from_rows(table: Table, header: &[&str], rows: &[&[&str]]) -> 
 mod tests {
     use super::*;
 
-    type Record = (u64, u64, Vec<String>, String);
+    type Record = (u64, u64, Vec<String>);
 
-    /// Every record as (line, offset, fields, raw), read through a buffer of `size` bytes.
+    /// Every record as (line, offset, fields), read through a buffer of `size` bytes.
     fn records(text: &str, size: usize, fast: bool) -> Vec<Record> {
-        let mut rdr = CsvRecords::new(text.as_bytes(), b';').keep_raw();
+        let mut rdr = CsvRecords::new(text.as_bytes(), b';');
         rdr.buf = vec![0; size].into_boxed_slice();
         rdr.fast = fast;
         let mut out = Vec::new();
@@ -717,7 +688,7 @@ mod tests {
             let fields = (0..rdr.nfields)
                 .map(|i| text(rdr.field(i).unwrap_or_default()))
                 .collect();
-            out.push((line, rdr.record_start(), fields, text(rdr.raw())));
+            out.push((line, rdr.record_start(), fields));
         }
         out
     }
@@ -738,7 +709,7 @@ mod tests {
     }
 
     /// Lines without quotes are split on the delimiter as csv_core splits them, with the
-    /// same lines, offsets and raw bytes, whatever the buffer size; quoted fields, bare CRs
+    /// same lines and offsets, whatever the buffer size; quoted fields, bare CRs
     /// and a last line without a line end still read right.
     #[test]
     fn plain_lines_read_as_csv_core_reads_them() {
@@ -753,7 +724,6 @@ mod tests {
         assert_eq!(fields(5), "two\nlines|2");
         assert_eq!(fields(7), "|last");
         assert_eq!(expected[3].1, 21, "offset of the line after the blank ones");
-        assert_eq!(expected[3].3, "q;\"quoted;field\";z");
         for size in [1, 2, 3, 5, 8, 64, 1 << 20] {
             assert_eq!(records(text, size, true), expected, "buffer of {size}");
             assert_eq!(

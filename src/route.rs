@@ -358,7 +358,7 @@ impl<R: Read> Read for Counted<R> {
 
 fn piece_path(dir: &Path, source: &Source, piece: usize, bucket: usize) -> PathBuf {
     let ext = match source.format {
-        Format::Csv => "csv",
+        Format::Csv => "rows",
         Format::Parquet => "parquet",
     };
     dir.join(format!("{}-{piece:04}-{bucket:04}.{ext}", source.table))
@@ -390,6 +390,120 @@ fn route_piece(
     }
 }
 
+/// Writes a CSV record as a row of a CSV bucket file to `row`: its line (u64), then each of
+/// the `width` columns' value decoded to UTF-8 and trimmed, as `u32` length and bytes
+/// (`u32::MAX`: null, for an empty value or a missing field); all little-endian. `load` then
+/// copies the values without parsing, decoding or trimming them again. Returns the bucket,
+/// of `buckets`, of the value of column `dealer`.
+#[allow(clippy::too_many_arguments)]
+fn bucket_row<R: Read>(
+    rdr: &read::CsvRecords<R>,
+    line: u64,
+    width: usize,
+    (dealer, buckets): (usize, usize),
+    csv: &CsvOptions,
+    path: &Path,
+    row: &mut Vec<u8>,
+) -> Result<usize> {
+    row.clear();
+    row.extend(line.to_le_bytes());
+    let utf8 = csv.encoding == encoding_rs::UTF_8 && rdr.fields_are_utf8();
+    let mut bucket = 0;
+    for i in 0..width {
+        let decoded = match rdr.field(i) {
+            None => None,
+            Some(f) if utf8 => std::str::from_utf8(f).ok().map(std::borrow::Cow::Borrowed),
+            Some(f) => Some(read::decode(f, csv, path, line, i)?),
+        };
+        match decoded.as_deref().and_then(clean) {
+            Some(v) => {
+                if i == dealer {
+                    bucket = bucket_of(Some(v), buckets);
+                }
+                let len = u32::try_from(v.len()).map_err(|_| {
+                    read::unreadable(path, Some(line), format!("field {} is over 4 GiB", i + 1))
+                })?;
+                row.extend(len.to_le_bytes());
+                row.extend(v.as_bytes());
+            }
+            None => row.extend(u32::MAX.to_le_bytes()),
+        }
+    }
+    Ok(bucket)
+}
+
+/// The rows of a CSV bucket file's bytes (see `bucket_row`), one after the other.
+struct BucketRows<'a> {
+    rest: &'a [u8],
+    width: usize,
+    path: &'a Path,
+    /// The last row's values.
+    values: Vec<Option<&'a str>>,
+}
+
+impl<'a> BucketRows<'a> {
+    fn new(bytes: &'a [u8], width: usize, path: &'a Path) -> BucketRows<'a> {
+        BucketRows {
+            rest: bytes,
+            width,
+            path,
+            values: Vec::with_capacity(width),
+        }
+    }
+
+    /// The next row's line and bytes (its values in `values`).
+    fn next(&mut self) -> Result<Option<(u64, &'a [u8])>> {
+        if self.rest.is_empty() {
+            return Ok(None);
+        }
+        let cut = || Error::Internal(format!("bucket file {} is cut short", self.path.display()));
+        let bytes = self.rest;
+        let take = |at: usize, n: usize| bytes.get(at..at + n).ok_or_else(cut);
+        let line = u64::from_le_bytes(take(0, 8)?.try_into().map_err(|_| cut())?);
+        let mut at = 8;
+        self.values.clear();
+        for _ in 0..self.width {
+            let len = u32::from_le_bytes(take(at, 4)?.try_into().map_err(|_| cut())?);
+            at += 4;
+            if len == u32::MAX {
+                self.values.push(None);
+            } else {
+                let v = take(at, len as usize)?;
+                self.values
+                    .push(Some(std::str::from_utf8(v).map_err(|_| cut())?));
+                at += len as usize;
+            }
+        }
+        self.rest = &bytes[at..];
+        Ok(Some((line, &bytes[..at])))
+    }
+}
+
+/// The raw frame (`line` and the file's columns as text) of a CSV bucket file's bytes;
+/// lines counted from `base`.
+fn bucket_frame(bytes: &[u8], width: usize, base: u64, path: &Path) -> Result<DataFrame> {
+    let cap = bytes.len() / 64;
+    let mut cols: Vec<StringChunkedBuilder> = (0..width)
+        .map(|i| StringChunkedBuilder::new(file_col(i).into(), cap))
+        .collect();
+    let mut lines: Vec<i64> = Vec::with_capacity(cap);
+    let mut rows = BucketRows::new(bytes, width, path);
+    while let Some((line, _)) = rows.next()? {
+        lines.push(i64::try_from(line + base).unwrap_or(i64::MAX));
+        for (col, v) in cols.iter_mut().zip(&rows.values) {
+            col.append_option(*v);
+        }
+    }
+    let mut columns = vec![Column::new("line".into(), lines)];
+    columns.extend(cols.into_iter().map(|b| b.finish().into_column()));
+    Ok(DataFrame::new_infer_height(columns)?)
+}
+
+/// A CSV bucket file's bytes.
+fn read_bucket_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| write::output_error(path, &e))
+}
+
 fn route_csv(
     plan: &Plan,
     k: usize,
@@ -408,15 +522,13 @@ fn route_csv(
         inner: file,
         bar: plan.bar.clone(),
     };
-    let mut rdr = read::CsvRecords::new(counted, csv.delimiter)
-        .keep_raw()
-        .starting_at(start);
+    let mut rdr = read::CsvRecords::new(counted, csv.delimiter).starting_at(start);
     let unreadable = |e: std::io::Error| read::unreadable(path, None, e.to_string());
     if start == 0 {
         rdr.next().map_err(unreadable)?; // the header
     }
     let mut out: Vec<Option<(PathBuf, BufWriter<File>)>> = (0..buckets).map(|_| None).collect();
-    let mut number: Vec<u8> = Vec::with_capacity(24);
+    let mut row: Vec<u8> = Vec::with_capacity(1024);
     let mut rows = vec![0; buckets];
     let (mut first, mut next) = (None, None);
     while let Some(line) = rdr.next().map_err(unreadable)? {
@@ -426,13 +538,16 @@ fn route_csv(
             next = Some((at, line));
             break;
         }
-        let b = match rdr.field(plan.dealer) {
-            Some(f) => bucket_of(
-                clean(&read::decode(f, csv, path, line, plan.dealer)?),
-                buckets,
-            ),
-            None => 0,
-        };
+        let width = plan.header.len();
+        let b = bucket_row(
+            &rdr,
+            line,
+            width,
+            (plan.dealer, buckets),
+            csv,
+            path,
+            &mut row,
+        )?;
         rows[b] += 1;
         let (p, w) = match &mut out[b] {
             Some(pw) => pw,
@@ -442,13 +557,7 @@ fn route_csv(
                 slot.insert((p, w))
             }
         };
-        number.clear();
-        let _ = write!(number, "{line}");
-        number.push(csv.delimiter);
-        w.write_all(&number)
-            .and_then(|()| w.write_all(rdr.raw()))
-            .and_then(|()| w.write_all(b"\n"))
-            .map_err(|e| write::output_error(p, &e))?;
+        w.write_all(&row).map_err(|e| write::output_error(p, &e))?;
     }
     let files = out
         .into_iter()
@@ -605,25 +714,6 @@ fn hashes(dealer: Option<&str>, customer: Option<&str>, link: Option<&str>) -> (
     )
 }
 
-/// The hashes of the CSV bucket file row `rdr` is on (its first field is the line number).
-/// A field that does not decode is hashed as written: `load` fails on it, naming its line.
-fn csv_hashes<R: Read>(
-    rdr: &read::CsvRecords<R>,
-    ids: &Ids,
-    csv: &CsvOptions,
-) -> (u64, Option<u64>) {
-    let text = |at: Option<usize>| -> Option<std::borrow::Cow<'_, str>> {
-        let f = rdr.field(at? + 1)?;
-        Some(if csv.encoding == encoding_rs::UTF_8 {
-            String::from_utf8_lossy(f)
-        } else {
-            csv.encoding.decode_without_bom_handling(f).0
-        })
-    };
-    let (d, c, l) = (text(ids.dealer), text(ids.customer), text(ids.link));
-    hashes(d.as_deref(), c.as_deref(), l.as_deref())
-}
-
 /// The hashes of every row of a Parquet bucket file's frame.
 fn frame_hashes(df: &DataFrame, ids: &Ids) -> Result<Vec<(u64, Option<u64>)>> {
     let n = df.height();
@@ -646,29 +736,22 @@ fn frame_hashes(df: &DataFrame, ids: &Ids) -> Result<Vec<(u64, Option<u64>)>> {
 }
 
 /// The hashes of every row of a bucket file, in file order.
-fn file_hashes(
-    r: &Routed,
-    path: &Path,
-    ids: &Ids,
-    csv: &CsvOptions,
-) -> Result<Vec<(u64, Option<u64>)>> {
-    let file = File::open(path).map_err(|e| write::output_error(path, &e))?;
+fn file_hashes(r: &Routed, path: &Path, ids: &Ids) -> Result<Vec<(u64, Option<u64>)>> {
     match r.source.format {
         Format::Csv => {
-            let mut rdr = read::CsvRecords::new(file, csv.delimiter);
+            let bytes = read_bucket_file(path)?;
+            let mut rows = BucketRows::new(&bytes, r.header.len(), path);
             let mut out = Vec::new();
-            while rdr
-                .next()
-                .map_err(|e| write::output_error(path, &e))?
-                .is_some()
-            {
-                out.push(csv_hashes(&rdr, ids, csv));
+            while rows.next()?.is_some() {
+                let at = |i: Option<usize>| i.and_then(|i| rows.values[i]);
+                out.push(hashes(at(ids.dealer), at(ids.customer), at(ids.link)));
             }
             Ok(out)
         }
         Format::Parquet => {
             let cols = [ids.dealer, ids.customer, ids.link];
             let cols = cols.iter().flatten().map(|&i| file_col(i)).collect();
+            let file = File::open(path).map_err(|e| write::output_error(path, &e))?;
             frame_hashes(&read_spill(file, path, Some(cols))?, ids)
         }
     }
@@ -725,13 +808,7 @@ impl Links {
 /// bucket give on a part what they give on the whole, since a customer record's rows, and
 /// the rows of records linked by a shared invoice or vehicle id (a possible `duplicate_key`),
 /// go to the same part. Rows keep their line numbers; bucket `b`'s files are removed.
-pub fn resplit(
-    routed: &[Routed],
-    b: usize,
-    parts: usize,
-    csv: &CsvOptions,
-    dir: &Path,
-) -> Result<Vec<Routed>> {
+pub fn resplit(routed: &[Routed], b: usize, parts: usize, dir: &Path) -> Result<Vec<Routed>> {
     let files = |r: &Routed| -> Vec<(usize, PathBuf)> {
         r.pieces
             .iter()
@@ -749,7 +826,7 @@ pub fn resplit(
         let found: Vec<Vec<(u64, u64)>> = files(r)
             .par_iter()
             .map(|(_, path)| {
-                let h = file_hashes(r, path, &ids, csv)?;
+                let h = file_hashes(r, path, &ids)?;
                 Ok(h.into_iter().filter_map(|(c, l)| Some((l?, c))).collect())
             })
             .collect::<Result<_>>()?;
@@ -767,7 +844,7 @@ pub fn resplit(
                 .map(|(k, p)| match &p[b] {
                     None => Ok((vec![None; parts], vec![0; parts])),
                     Some(path) => {
-                        let out = split_file(r, (k, b), path, &ids, &links, parts, csv, dir);
+                        let out = split_file(r, (k, b), path, &ids, &links, parts, dir);
                         let _ = std::fs::remove_file(path);
                         out
                     }
@@ -804,7 +881,6 @@ fn split_file(
     ids: &Ids,
     links: &Links,
     parts: usize,
-    csv: &CsvOptions,
     dir: &Path,
 ) -> Result<(Vec<Option<PathBuf>>, Vec<u64>)> {
     let part_path = |p: usize| {
@@ -813,19 +889,16 @@ fn split_file(
         let ext = name.extension().unwrap_or_default().to_string_lossy();
         dir.join(format!("{stem}-{p:04}.{ext}"))
     };
-    let file = File::open(path).map_err(|e| write::output_error(path, &e))?;
     let mut rows = vec![0; parts];
     match r.source.format {
         Format::Csv => {
-            let mut rdr = read::CsvRecords::new(file, csv.delimiter).keep_raw();
+            let bytes = read_bucket_file(path)?;
+            let mut rdr = BucketRows::new(&bytes, r.header.len(), path);
             let mut out: Vec<Option<(PathBuf, BufWriter<File>)>> =
                 (0..parts).map(|_| None).collect();
-            while rdr
-                .next()
-                .map_err(|e| write::output_error(path, &e))?
-                .is_some()
-            {
-                let p = links.part(csv_hashes(&rdr, ids, csv).0, parts);
+            while let Some((_, row)) = rdr.next()? {
+                let at = |i: Option<usize>| i.and_then(|i| rdr.values[i]);
+                let p = links.part(hashes(at(ids.dealer), at(ids.customer), None).0, parts);
                 rows[p] += 1;
                 let (to, w) = match &mut out[p] {
                     Some(pw) => pw,
@@ -835,9 +908,7 @@ fn split_file(
                         slot.insert((to, w))
                     }
                 };
-                w.write_all(rdr.raw())
-                    .and_then(|()| w.write_all(b"\n"))
-                    .map_err(|e| write::output_error(to, &e))?;
+                w.write_all(row).map_err(|e| write::output_error(to, &e))?;
             }
             let files = out
                 .into_iter()
@@ -853,6 +924,7 @@ fn split_file(
             Ok((files, rows))
         }
         Format::Parquet => {
+            let file = File::open(path).map_err(|e| write::output_error(path, &e))?;
             let df = read_spill(file, path, None)?;
             let mut idx: Vec<Vec<IdxSize>> = vec![Vec::new(); parts];
             for (i, (c, _)) in frame_hashes(&df, ids)?.into_iter().enumerate() {
@@ -884,7 +956,7 @@ fn split_file(
 
 /// The rows of bucket `bucket`, as `read` would have read them, in file order: the pieces'
 /// files read on all cores, one after the other.
-pub fn load(r: &Routed, bucket: usize, csv: &CsvOptions) -> Result<RawTable> {
+pub fn load(r: &Routed, bucket: usize) -> Result<RawTable> {
     let width = r.header.len();
     let files: Vec<(&PathBuf, u64)> = r
         .pieces
@@ -895,14 +967,12 @@ pub fn load(r: &Routed, bucket: usize, csv: &CsvOptions) -> Result<RawTable> {
     let frames: Vec<DataFrame> = files
         .par_iter()
         .map(|&(p, base)| -> Result<DataFrame> {
-            let file = File::open(p).map_err(|e| write::output_error(p, &e))?;
             match r.source.format {
-                Format::Csv => {
-                    let hint = file.metadata().map_or(0, |m| m.len()) / 64;
-                    let mut rdr = read::CsvRecords::new(file, csv.delimiter);
-                    read::csv_frame(&mut rdr, width, Some(base), csv, &r.source.path, hint)
+                Format::Csv => bucket_frame(&read_bucket_file(p)?, width, base, p),
+                Format::Parquet => {
+                    let file = File::open(p).map_err(|e| write::output_error(p, &e))?;
+                    read_spill(file, p, None)
                 }
-                Format::Parquet => read_spill(file, p, None),
             }
         })
         .collect::<Result<_>>()?;
@@ -954,7 +1024,7 @@ mod tests {
         .expect("routes");
         let mut rows = Vec::new();
         for b in 0..3 {
-            rows.extend(frame_rows(&load(&routed[0], b, &csv).expect("loads").df));
+            rows.extend(frame_rows(&load(&routed[0], b).expect("loads").df));
         }
         rows.sort_by_key(|r| r[0].parse::<i64>().expect("line"));
         (rows, routed.iter().map(|r| r.pieces.len()).collect())
@@ -1167,14 +1237,14 @@ mod tests {
             let routed = route(&sources, &csv, 1, out.path(), &quiet, 2000).expect("routes");
             let whole: Vec<Vec<Vec<String>>> = routed
                 .iter()
-                .map(|r| frame_rows(&load(r, 0, &csv).expect("loads").df))
+                .map(|r| frame_rows(&load(r, 0).expect("loads").df))
                 .collect();
-            let parts = resplit(&routed, 0, 8, &csv, out.path()).expect("splits");
+            let parts = resplit(&routed, 0, 8, out.path()).expect("splits");
             let mut part_of = std::collections::HashMap::<String, usize>::new();
             for (t, r) in parts.iter().enumerate() {
                 let mut rows = Vec::new();
                 for p in 0..8 {
-                    for row in frame_rows(&load(r, p, &csv).expect("loads").df) {
+                    for row in frame_rows(&load(r, p).expect("loads").df) {
                         let customer = format!("{}/{}", row[1], row[if t == 0 { 2 } else { 3 }]);
                         let first = *part_of.entry(customer.clone()).or_insert(p);
                         assert_eq!(first, p, "{format:?}: customer {customer}");

@@ -294,7 +294,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
             continue;
         }
         let parts = usize::try_from(rows.div_ceil(limit)).unwrap_or(usize::MAX);
-        let set = route::resplit(&routed, b, parts, csv, &spill)?;
+        let set = route::resplit(&routed, b, parts, &spill)?;
         units.extend((0..parts).map(|p| Unit {
             set: Some(parted.len()),
             bucket: p,
@@ -534,14 +534,14 @@ fn bucket(
     do_not_call: &PlHashSet<String>,
     dir: &write::RunDir,
 ) -> Result<Bucket> {
-    let (csv, policy, expiring_days) = (&pipeline.csv, &pipeline.policy, pipeline.expiring_days);
+    let (policy, expiring_days) = (&pipeline.policy, pipeline.expiring_days);
     let Joined {
         stats,
         quarantine,
         records: recs,
         ..
     } = check_and_join(
-        routed.iter().map(|r| route::load(r, unit.bucket, csv)),
+        routed.iter().map(|r| route::load(r, unit.bucket)),
         ctx,
         do_not_call,
         false,
