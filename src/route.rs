@@ -7,9 +7,10 @@
 //! each row's trimmed `dealer_id` to a bucket (rows without one go to bucket 0) and appends the
 //! row to that piece's file of the bucket, keeping its line number. `load` reads one bucket's
 //! files back, piece after piece, as the `RawTable` that `read` would have made of those rows,
-//! in file order. CSV rows are copied as written (bytes, quoting and encoding untouched, behind
-//! a line-number field); Parquet rows are written as the raw frame `read` makes of them, types
-//! kept.
+//! in file order. A CSV row is written with its line number and its values decoded to UTF-8
+//! and trimmed, each as length and bytes (`bucket_row`), so that `load` copies them instead
+//! of parsing CSV again; Parquet rows are written as the raw frame `read` makes of them, types
+//! kept. A bucket too large to hold at once is split further by customer record (`resplit`).
 //!
 //! Bucket files are owner-only (they hold raw rows) and live in the run's hidden temporary
 //! folder, which is removed when the run ends.
@@ -390,11 +391,16 @@ fn route_piece(
     }
 }
 
-/// Writes a CSV record as a row of a CSV bucket file to `row`: its line (u64), then each of
-/// the `width` columns' value decoded to UTF-8 and trimmed, as `u32` length and bytes
-/// (`u32::MAX`: null, for an empty value or a missing field); all little-endian. `load` then
-/// copies the values without parsing, decoding or trimming them again. Returns the bucket,
-/// of `buckets`, of the value of column `dealer`.
+/// A value's length byte in a CSV bucket file: a null (empty value or missing field) ...
+const NULL: u8 = 0xff;
+/// ... or a value of `LONG` bytes or more, whose length follows as a `u32`.
+const LONG: u8 = 0xfe;
+
+/// Writes a CSV record as a row of a CSV bucket file to `row`: its line (`u64`), then each of
+/// the `width` columns' value decoded to UTF-8 and trimmed, as length and bytes (the length
+/// one byte, or `NULL`, or `LONG` and a `u32`); all little-endian. `load` then copies the
+/// values without parsing, decoding or trimming them again. Returns the bucket, of
+/// `buckets`, of the value of column `dealer`.
 #[allow(clippy::too_many_arguments)]
 fn bucket_row<R: Read>(
     rdr: &read::CsvRecords<R>,
@@ -420,13 +426,20 @@ fn bucket_row<R: Read>(
                 if i == dealer {
                     bucket = bucket_of(Some(v), buckets);
                 }
-                let len = u32::try_from(v.len()).map_err(|_| {
-                    read::unreadable(path, Some(line), format!("field {} is over 4 GiB", i + 1))
-                })?;
-                row.extend(len.to_le_bytes());
+                match u8::try_from(v.len()) {
+                    Ok(len) if len < LONG => row.push(len),
+                    _ => {
+                        let len = u32::try_from(v.len()).map_err(|_| {
+                            let field = format!("field {} is over 4 GiB", i + 1);
+                            read::unreadable(path, Some(line), field)
+                        })?;
+                        row.push(LONG);
+                        row.extend(len.to_le_bytes());
+                    }
+                }
                 row.extend(v.as_bytes());
             }
-            None => row.extend(u32::MAX.to_le_bytes()),
+            None => row.push(NULL),
         }
     }
     Ok(bucket)
@@ -463,16 +476,25 @@ impl<'a> BucketRows<'a> {
         let mut at = 8;
         self.values.clear();
         for _ in 0..self.width {
-            let len = u32::from_le_bytes(take(at, 4)?.try_into().map_err(|_| cut())?);
-            at += 4;
-            if len == u32::MAX {
-                self.values.push(None);
-            } else {
-                let v = take(at, len as usize)?;
-                self.values
-                    .push(Some(std::str::from_utf8(v).map_err(|_| cut())?));
-                at += len as usize;
-            }
+            let len = match take(at, 1)?[0] {
+                NULL => {
+                    at += 1;
+                    self.values.push(None);
+                    continue;
+                }
+                LONG => {
+                    at += 5;
+                    u32::from_le_bytes(take(at - 4, 4)?.try_into().map_err(|_| cut())?) as usize
+                }
+                len => {
+                    at += 1;
+                    usize::from(len)
+                }
+            };
+            let v = take(at, len)?;
+            self.values
+                .push(Some(std::str::from_utf8(v).map_err(|_| cut())?));
+            at += len;
         }
         self.rest = &bytes[at..];
         Ok(Some((line, &bytes[..at])))
@@ -1058,8 +1080,10 @@ mod tests {
         let plain = (0..40).fold(String::new(), |s, i| {
             s + &format!("D{};{i};2020-01-01;web\r\n", i % 7)
         });
+        // a value of 300 bytes: its length is written in five bytes, not one
+        let long = "é".repeat(150);
         let tricky = format!(
-            "{plain}\r\nD1;x1;2021-02-03\rD2;\"x;2\";\"two\nlines\"\n\nD3;\"x\"\"3\";\"crlf\r\ninside\"\r\n{plain}D4;last"
+            "{plain}\r\nD1;x1;2021-02-03\rD2;\"x;2\";\"two\nlines\"\n\nD3;\"x\"\"3\";\"crlf\r\ninside\"\r\nD5;{long};  ;\r\n{plain}D4;last"
         );
         for (name, body, cuts_inside_quotes) in
             [("plain.csv", &plain, false), ("tricky.csv", &tricky, true)]
