@@ -526,6 +526,43 @@ fn read_bucket_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| write::output_error(path, &e))
 }
 
+/// Files written a row at a time, one per bucket (or part), each created with its first row.
+struct Outs(Vec<Option<(PathBuf, BufWriter<File>)>>);
+
+impl Outs {
+    fn new(n: usize) -> Outs {
+        Outs((0..n).map(|_| None).collect())
+    }
+
+    /// Appends `bytes` to file `i`, created at `path(i)` when it is not open yet.
+    fn write(&mut self, i: usize, path: impl FnOnce() -> PathBuf, bytes: &[u8]) -> Result<()> {
+        let (p, w) = match &mut self.0[i] {
+            Some(pw) => pw,
+            slot => {
+                let p = path();
+                let w = BufWriter::with_capacity(1 << 16, write::create(&p, true)?);
+                slot.insert((p, w))
+            }
+        };
+        w.write_all(bytes).map_err(|e| write::output_error(p, &e))
+    }
+
+    /// Flushes every file; each one's path, `None` where nothing was written.
+    fn finish(self) -> Result<Vec<Option<PathBuf>>> {
+        self.0
+            .into_iter()
+            .map(|pw| {
+                pw.map(|(p, mut w)| {
+                    w.flush()
+                        .map_err(|e| write::output_error(&p, &e))
+                        .map(|()| p)
+                })
+                .transpose()
+            })
+            .collect()
+    }
+}
+
 fn route_csv(
     plan: &Plan,
     k: usize,
@@ -549,7 +586,7 @@ fn route_csv(
     if start == 0 {
         rdr.next().map_err(unreadable)?; // the header
     }
-    let mut out: Vec<Option<(PathBuf, BufWriter<File>)>> = (0..buckets).map(|_| None).collect();
+    let mut out = Outs::new(buckets);
     let mut row: Vec<u8> = Vec::with_capacity(1024);
     let mut rows = vec![0; buckets];
     let (mut first, mut next) = (None, None);
@@ -571,27 +608,9 @@ fn route_csv(
             &mut row,
         )?;
         rows[b] += 1;
-        let (p, w) = match &mut out[b] {
-            Some(pw) => pw,
-            slot => {
-                let p = piece_path(dir, &plan.source, k, b);
-                let w = BufWriter::with_capacity(1 << 16, write::create(&p, true)?);
-                slot.insert((p, w))
-            }
-        };
-        w.write_all(&row).map_err(|e| write::output_error(p, &e))?;
+        out.write(b, || piece_path(dir, &plan.source, k, b), &row)?;
     }
-    let files = out
-        .into_iter()
-        .map(|pw| {
-            pw.map(|(p, mut w)| {
-                w.flush()
-                    .map_err(|e| write::output_error(&p, &e))
-                    .map(|()| p)
-            })
-            .transpose()
-        })
-        .collect::<Result<_>>()?;
+    let files = out.finish()?;
     Ok(Piece {
         files,
         rows,
@@ -831,13 +850,8 @@ impl Links {
 /// the rows of records linked by a shared invoice or vehicle id (a possible `duplicate_key`),
 /// go to the same part. Rows keep their line numbers; bucket `b`'s files are removed.
 pub fn resplit(routed: &[Routed], b: usize, parts: usize, dir: &Path) -> Result<Vec<Routed>> {
-    let files = |r: &Routed| -> Vec<(usize, PathBuf)> {
-        r.pieces
-            .iter()
-            .enumerate()
-            .filter_map(|(k, p)| Some((k, p[b].clone()?)))
-            .collect()
-    };
+    let files =
+        |r: &Routed| -> Vec<PathBuf> { r.pieces.iter().filter_map(|p| p[b].clone()).collect() };
     // links first: every (link key, customer) pair of the tables that have a link key
     let mut pairs: Vec<(u64, u64)> = Vec::new();
     for r in routed {
@@ -847,7 +861,7 @@ pub fn resplit(routed: &[Routed], b: usize, parts: usize, dir: &Path) -> Result<
         }
         let found: Vec<Vec<(u64, u64)>> = files(r)
             .par_iter()
-            .map(|(_, path)| {
+            .map(|path| {
                 let h = file_hashes(r, path, &ids)?;
                 Ok(h.into_iter().filter_map(|(c, l)| Some((l?, c))).collect())
             })
@@ -916,33 +930,14 @@ fn split_file(
         Format::Csv => {
             let bytes = read_bucket_file(path)?;
             let mut rdr = BucketRows::new(&bytes, r.header.len(), path);
-            let mut out: Vec<Option<(PathBuf, BufWriter<File>)>> =
-                (0..parts).map(|_| None).collect();
+            let mut out = Outs::new(parts);
             while let Some((_, row)) = rdr.next()? {
                 let at = |i: Option<usize>| i.and_then(|i| rdr.values[i]);
                 let p = links.part(hashes(at(ids.dealer), at(ids.customer), None).0, parts);
                 rows[p] += 1;
-                let (to, w) = match &mut out[p] {
-                    Some(pw) => pw,
-                    slot => {
-                        let to = part_path(p);
-                        let w = BufWriter::with_capacity(1 << 16, write::create(&to, true)?);
-                        slot.insert((to, w))
-                    }
-                };
-                w.write_all(row).map_err(|e| write::output_error(to, &e))?;
+                out.write(p, || part_path(p), row)?;
             }
-            let files = out
-                .into_iter()
-                .map(|pw| {
-                    pw.map(|(to, mut w)| {
-                        w.flush()
-                            .map_err(|e| write::output_error(&to, &e))
-                            .map(|()| to)
-                    })
-                    .transpose()
-                })
-                .collect::<Result<_>>()?;
+            let files = out.finish()?;
             Ok((files, rows))
         }
         Format::Parquet => {

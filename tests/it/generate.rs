@@ -128,6 +128,30 @@ fn every_row_accounted_for_and_every_record_decided_once() {
     }
 }
 
+/// Sorted by `by`, dataset `name` of a run folder.
+fn sorted(run: &std::path::Path, name: &str, by: &[&str]) -> DataFrame {
+    dataset(run, name)
+        .sort(by.to_vec(), SortMultipleOptions::default())
+        .unwrap()
+}
+
+/// Two run folders hold the same eligibility, retention, quarantine and input counts.
+fn same_outputs(a: &std::path::Path, b: &std::path::Path, format: &str) {
+    for (name, by) in [
+        (
+            "eligibility",
+            &["dealer_id", "customer_id", "category", "channel"][..],
+        ),
+        ("retention", &["dealer_id", "customer_id"][..]),
+        ("quarantine", &["table", "line"][..]),
+    ] {
+        let (x, y) = (sorted(a, name, by), sorted(b, name, by));
+        assert!(x.height() > 0, "{format} {name} has rows");
+        assert!(x.equals_missing(&y), "{format} {name} differs");
+    }
+    assert_eq!(manifest(a)["inputs"], manifest(b)["inputs"], "{format}");
+}
+
 /// Processing buckets in parts by customer record (`run.bucket_rows`) changes nothing:
 /// eligibility, retention, quarantine and input counts, and the changes against a previous
 /// run, from CSV and Parquet; with invoice ids shared by two customer records of a dealer
@@ -180,22 +204,7 @@ fn parts_of_buckets_change_nothing() {
             .unwrap()
             .any(|d| d.unwrap().path().join("part-1.parquet").is_file());
         assert!(split, "{format}: some dealer written in parts");
-        let sorted = |run: &std::path::Path, name: &str, by: &[&str]| {
-            dataset(run, name)
-                .sort(by.to_vec(), SortMultipleOptions::default())
-                .unwrap()
-        };
-        let cell = ["dealer_id", "customer_id", "category", "channel"];
-        for (name, by) in [
-            ("eligibility", &cell[..]),
-            ("retention", &["dealer_id", "customer_id"][..]),
-            ("quarantine", &["table", "line"][..]),
-        ] {
-            let (x, y) = (sorted(&a, name, by), sorted(&b, name, by));
-            assert!(x.height() > 0, "{format} {name} has rows");
-            assert!(x.equals_missing(&y), "{format} {name} differs");
-        }
-        assert_eq!(manifest(&a)["inputs"], manifest(&b)["inputs"], "{format}");
+        same_outputs(&a, &b, format);
         if format == "csv" {
             let invoices = &manifest(&b)["inputs"][1];
             assert_eq!(invoices["table"], "invoices");
@@ -213,6 +222,7 @@ fn parts_of_buckets_change_nothing() {
                 .to_string();
             assert!(note.starts_with("compared with"), "{format}: {note}");
         }
+        let cell = ["dealer_id", "customer_id", "category", "channel"];
         let (x, y) = (sorted(&a, "changes", &cell), sorted(&b, "changes", &cell));
         assert!(x.height() > 0, "{format}: changes has rows");
         assert!(x.equals_missing(&y), "{format}: changes differs");
@@ -239,23 +249,6 @@ fn buckets_of_dealers_change_nothing() {
             .n_unique()
             .unwrap();
         assert!(dealers > 30, "{format}: {dealers} dealers");
-        let sorted = |run: &std::path::Path, name: &str, by: &[&str]| {
-            dataset(run, name)
-                .sort(by.to_vec(), SortMultipleOptions::default())
-                .unwrap()
-        };
-        for (name, by) in [
-            (
-                "eligibility",
-                &["dealer_id", "customer_id", "category", "channel"][..],
-            ),
-            ("retention", &["dealer_id", "customer_id"][..]),
-            ("quarantine", &["table", "line"][..]),
-        ] {
-            let (x, y) = (sorted(&a, name, by), sorted(&b, name, by));
-            assert!(x.height() > 0, "{format} {name} has rows");
-            assert!(x.equals_missing(&y), "{format} {name} differs");
-        }
-        assert_eq!(manifest(&a)["inputs"], manifest(&b)["inputs"], "{format}");
+        same_outputs(&a, &b, format);
     }
 }
