@@ -5,13 +5,11 @@
 //!
 //! Frames in, frames out; no I/O.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::decide::{decide, Basis, Decision, Facts, Reason};
+use crate::decide::{decide, rule, Basis, Decision, Facts, Reason};
 use crate::error::Result;
 use crate::manifest::CellCount;
 use crate::pipeline::{Policy, Terms};
@@ -34,13 +32,22 @@ pub fn record_facts(
     let req = r.requests[rid];
     let reach = r.reach[rid];
     let mut out = Vec::with_capacity(20);
+    // cells mostly share a few terms: each term's end is computed once per record
+    let mut ends: Vec<(u32, NaiveDate, i32)> = Vec::with_capacity(4);
     for (ci, cat) in CATEGORIES.iter().enumerate() {
         if !relation.categories().contains(cat) {
             continue;
         }
         for ch in Channel::ALL {
             let cell = terms.cell(ci, ch);
-            let expires = add_months(anchor, cell.months);
+            let (expires, days) = match ends.iter().find(|e| e.0 == cell.months) {
+                Some(&(_, end, days)) => (end, days),
+                None => {
+                    let end = add_months(anchor, cell.months);
+                    ends.push((cell.months, end, epoch_days(end)));
+                    (end, epoch_days(end))
+                }
+            };
             let facts = Facts {
                 erasure: req.erasure,
                 objection: req.objection,
@@ -56,11 +63,14 @@ pub fn record_facts(
                 needs_consent: cell.explicit_consent,
                 past_term: as_of >= expires,
             };
-            out.push((ci, ch, facts, epoch_days(expires)));
+            out.push((ci, ch, facts, days));
         }
     }
     out
 }
+
+/// Slots for rule numbers 0-12 (`decide::rule` gives 1-12).
+const RULES: usize = 13;
 
 /// One decided cell, compactly.
 #[derive(Clone, Copy, Debug)]
@@ -222,25 +232,29 @@ pub fn eligibility(r: &Records, cells: &[Cell]) -> Result<(DataFrame, Vec<CellCo
 }
 
 fn count(cells: &[Cell]) -> Vec<CellCount> {
-    let mut counts: BTreeMap<(u8, Decision), u64> = BTreeMap::new();
+    // a slot per (pair, rule) rather than a map: this runs once per cell
+    let mut counts: Vec<(Option<Decision>, u64)> = vec![(None, 0); PAIRS.len() * RULES];
     for c in cells {
-        *counts.entry((c.pair, c.decision)).or_insert(0) += 1;
+        let slot = &mut counts[c.pair as usize * RULES + usize::from(rule(c.decision))];
+        slot.0 = Some(c.decision);
+        slot.1 += 1;
     }
     counts
         .into_iter()
-        .map(|((pair, d), cells)| {
-            let (ci, ch) = PAIRS[pair as usize];
-            let (eligible, outcome) = match d {
+        .enumerate()
+        .filter_map(|(i, (d, cells))| {
+            let (ci, ch) = PAIRS[i / RULES];
+            let (eligible, outcome) = match d? {
                 Decision::Eligible(b) => (true, b.code()),
                 Decision::NotEligible(x) => (false, x.code()),
             };
-            CellCount {
+            Some(CellCount {
                 category: CATEGORIES[ci],
                 channel: ch.name(),
                 eligible,
                 outcome,
                 cells,
-            }
+            })
         })
         .collect()
 }

@@ -613,7 +613,10 @@ pub(crate) fn parquet_frame(df: &DataFrame, first_line: i64) -> Result<DataFrame
 /// The column with values trimmed and empty ones null; the column itself (no copy) when
 /// every value already is.
 fn trimmed(s: &StringChunked) -> Column {
-    if s.iter().all(|v| v.is_none_or(|v| clean(v) == Some(v))) {
+    // `clean` gives a part of the value: of the same length, it is the value
+    if s.iter()
+        .all(|v| v.is_none_or(|v| clean(v).map(str::len) == Some(v.len())))
+    {
         return s.clone().into_column();
     }
     s.iter()
