@@ -9,6 +9,11 @@
 # env: FORMATS   (default "csv parquet")
 #      PEERS     (default "duckdb polars"; empty: only ours)
 #      SEED      (default 11)      AS_OF (default 2026-11-22)
+#      GEN       (default ours): "ours" generates with `eligibility generate`, "reference"
+#                with the references' ../shared/bench/gen_scale.py (typed Parquet columns,
+#                larger dealers)
+#      REPEAT    (default 1): runs per tool, alternating; each tool's fastest run is reported
+#                (with the highest peak memory of its runs), which evens out a noisy machine
 #      WORK      (default /tmp/eligibility-bench): extracts and outputs, kept between runs
 #      COMPARE=1 also check that our output equals the DuckDB reference's (compare.py)
 #      FULL      (default 1): also time ours with audiences/ ("ours+aud"); the ratios compare
@@ -23,6 +28,8 @@ SIZES=${*:-1000000}
 FORMATS=${FORMATS:-csv parquet}
 PEERS=${PEERS-duckdb polars}
 SEED=${SEED:-11}
+GEN=${GEN:-ours}
+REPEAT=${REPEAT:-1}
 AS_OF=${AS_OF:-2026-11-22}
 WORK=${WORK:-/tmp/eligibility-bench}
 mkdir -p "$WORK"
@@ -35,7 +42,7 @@ if [ -n "$PEERS" ] && ! python3 -c "import duckdb, polars, pyarrow, phonenumbers
   pip install --quiet duckdb polars pyarrow phonenumbers
 fi
 
-# time_it NAME LOG CMD...: runs CMD under /usr/bin/time -v; prints "wall_s rss_mib"
+# time_it LOG CMD...: runs CMD under /usr/bin/time -v; prints "wall_s rss_mib"
 time_it() {
   local log=$1; shift
   if ! /usr/bin/time -v "$@" > "$log.out" 2> "$log"; then
@@ -46,44 +53,73 @@ time_it() {
               END {printf "%.1f %.0f\n", w, m}' "$log"
 }
 
+# best WALL RSS: keeps the fastest wall time and the highest peak memory in best_w, best_m
+best() {
+  if [ "$1" = FAILED ]; then best_w=FAILED; best_m=-; return; fi
+  [ "$best_w" = FAILED ] && return
+  best_w=$(awk -v a="$best_w" -v b="$1" 'BEGIN{print (a=="" || b<a) ? b : a}')
+  best_m=$(awk -v a="$best_m" -v b="$2" 'BEGIN{print (a=="" || b>a) ? b : a}')
+}
+
+# tool_cmd TOOL X OUT: sets cmd to the command that runs TOOL on extract X, writing to OUT
+tool_cmd() {
+  case $1 in
+    ours+aud) cmd=("$BIN" run --quiet --pipeline "$HERE/pipelines/sample.toml") ;;
+    ours) cmd=("$BIN" run --quiet --pipeline "$WORK/like-for-like.toml") ;;
+    *) cmd=(python3 "$SHARED/peer_$1.py" --extract "$2" --out "$3" --as-of "$AS_OF"); return ;;
+  esac
+  cmd+=(--input "$2" --out "$3" --as-of "$AS_OF")
+}
+
 rows=()
+declare -A W M
 for n in $SIZES; do
   for fmt in $FORMATS; do
-    x="$WORK/x$n-$fmt"
-    if [ ! -f "$x/customers.$fmt" ]; then
-      echo "generating $n customer records ($fmt) in $x" >&2
-      "$BIN" generate --customers "$n" --seed "$SEED" --format "$fmt" --as-of "$AS_OF" --out "$x" > /dev/null
-    fi
-    cat "$x"/*."$fmt" > /dev/null   # every tool starts with a warm page cache
-    gib=$(du -cb "$x"/*."$fmt" | tail -1 | awk '{printf "%.2f", $1/1073741824}')
-    out="$WORK/out-$n-$fmt"
-    echo "running ours on $x" >&2
-    rm -rf "$out-ours"
-    if [ "${FULL:-1}" = 1 ]; then
-      rm -rf "$out-full"
-      read -r w m < <(time_it "$WORK/full-$n-$fmt.log" "$BIN" run --quiet --pipeline "$HERE/pipelines/sample.toml" \
-        --input "$x" --out "$out-full" --as-of "$AS_OF")
-      rows+=("$n|$fmt|$gib|ours+aud|$w|$m")
-    fi
-    read -r w m < <(time_it "$WORK/ours-$n-$fmt.log" "$BIN" run --quiet --pipeline "$WORK/like-for-like.toml" \
-      --input "$x" --out "$out-ours" --as-of "$AS_OF")
-    rows+=("$n|$fmt|$gib|ours|$w|$m")
-    ours_w=$w; ours_m=$m
-    for p in $PEERS; do
-      echo "running $p on $x" >&2
-      rm -rf "$out-$p"
-      read -r pw pm < <(time_it "$WORK/$p-$n-$fmt.log" python3 "$SHARED/peer_$p.py" --extract "$x" \
-        --out "$out-$p" --as-of "$AS_OF")
-      rows+=("$n|$fmt|$gib|$p|$pw|$pm|$(awk -v a="$ours_w" -v b="$pw" 'BEGIN{if (b>0) printf "%.2f", a/b; else print "-"}')|$(awk -v a="$ours_m" -v b="$pm" 'BEGIN{if (b>0) printf "%.2f", a/b; else print "-"}')")
-      if [ "${COMPARE:-0}" = 1 ] && [ "$p" = duckdb ]; then
-        python3 "$SHARED/compare.py" "$out-duckdb/as_of=$AS_OF" "$out-ours/as_of=$AS_OF" --fingerprint | tail -1 >&2
+    case $GEN in
+      ours) x="$WORK/x$n-$fmt-s$SEED" ;;
+      reference) x="$WORK/r$n-$fmt-s$SEED" ;;
+      *) echo "GEN must be ours or reference" >&2; exit 2 ;;
+    esac
+    if ! ls "$x"/customers.* > /dev/null 2>&1; then
+      echo "generating $n customer records ($fmt, $GEN generator) in $x" >&2
+      if [ "$GEN" = ours ]; then
+        "$BIN" generate --customers "$n" --seed "$SEED" --format "$fmt" --as-of "$AS_OF" --out "$x" > /dev/null
+      else
+        python3 "$SHARED/gen_scale.py" --customers "$n" --seed "$SEED" --format "$fmt" --as-of "$AS_OF" --out "$x" > /dev/null
       fi
+    fi
+    gib=$(du -cb "$x"/*."$fmt" | tail -1 | awk '{printf "%.2f", $1/1073741824}')
+    tools="ours $PEERS"
+    [ "${FULL:-1}" = 1 ] && tools="ours+aud $tools"
+    for tool in $tools; do W[$tool]=; M[$tool]=; done
+    for _ in $(seq "$REPEAT"); do
+      for tool in $tools; do
+        echo "running $tool on $x" >&2
+        out="$WORK/out-$n-$fmt-$tool"
+        rm -rf "$out"
+        cat "$x"/*."$fmt" > /dev/null   # every run starts with a warm page cache
+        tool_cmd "$tool" "$x" "$out"
+        read -r w m < <(time_it "$WORK/$tool-$n-$fmt.log" "${cmd[@]}")
+        best_w=${W[$tool]}; best_m=${M[$tool]}; best "$w" "$m"; W[$tool]=$best_w; M[$tool]=$best_m
+      done
+      if [ "${COMPARE:-0}" = 1 ] && [[ " $PEERS " == *" duckdb "* ]]; then
+        python3 "$SHARED/compare.py" "$WORK/out-$n-$fmt-duckdb/as_of=$AS_OF" \
+          "$WORK/out-$n-$fmt-ours/as_of=$AS_OF" --fingerprint | tail -1 >&2
+      fi
+    done
+    for tool in $tools; do
+      ratio=
+      case $tool in ours|ours+aud) ;; *)
+        ratio="$(awk -v a="${W[ours]}" -v b="${W[$tool]}" 'BEGIN{if (b>0) printf "%.2f", a/b; else print "-"}')|$(awk -v a="${M[ours]}" -v b="${M[$tool]}" 'BEGIN{if (b>0) printf "%.2f", a/b; else print "-"}')" ;;
+      esac
+      rows+=("$n|$fmt|$gib|$tool|${W[$tool]}|${M[$tool]}|$ratio")
     done
   done
 done
 
-printf "\n%s, %s cores, %s GiB memory; as-of %s, seed %s\n" "$(uname -m)" "$(nproc)" \
-  "$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)" "$AS_OF" "$SEED"
+printf "\n%s, %s cores, %s GiB memory; as-of %s, %s generator, seed %s, best of %s\n" \
+  "$(uname -m)" "$(nproc)" "$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)" \
+  "$AS_OF" "$GEN" "$SEED" "$REPEAT"
 printf "| %-10s | %-7s | %-9s | %-8s | %8s | %9s | %-12s | %-12s |\n" customers input "input GiB" tool "wall s" "peak MiB" "ours/it time" "ours/it mem"
 printf "|%s|\n" "------------|---------|-----------|----------|----------|-----------|--------------|--------------"
 for r in "${rows[@]}"; do

@@ -1019,6 +1019,14 @@ pub fn load(r: &Routed, bucket: usize) -> Result<RawTable> {
     })
 }
 
+/// Removes the files of bucket `bucket`, once it is loaded: a file deleted before the kernel
+/// writes its pages out is never written to the disk.
+pub fn remove(r: &Routed, bucket: usize) {
+    for p in r.pieces.iter().filter_map(|p| p[bucket].as_ref()) {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -541,7 +541,11 @@ fn bucket(
         records: recs,
         ..
     } = check_and_join(
-        routed.iter().map(|r| route::load(r, unit.bucket)),
+        routed.iter().map(|r| {
+            let raw = route::load(r, unit.bucket);
+            route::remove(r, unit.bucket);
+            raw
+        }),
         ctx,
         do_not_call,
         false,
