@@ -44,8 +44,9 @@ pub fn record_facts(
                 Some(&(_, end, days)) => (end, days),
                 None => {
                     let end = add_months(anchor, cell.months);
-                    ends.push((cell.months, end, epoch_days(end)));
-                    (end, epoch_days(end))
+                    let e = (cell.months, end, epoch_days(end));
+                    ends.push(e);
+                    (e.1, e.2)
                 }
             };
             let facts = Facts {

@@ -8,8 +8,8 @@
 //! row to that piece's file of the bucket, keeping its line number. `load` reads one bucket's
 //! files back, piece after piece, as the `RawTable` that `read` would have made of those rows,
 //! in file order. A CSV row is written with its line number and its values decoded to UTF-8
-//! and trimmed, each as length and bytes (`bucket_row`), so that `load` copies them instead
-//! of parsing CSV again; Parquet rows are written as the raw frame `read` makes of them, types
+//! and trimmed, as their lengths and then their bytes (`bucket_row`), so that `load` copies
+//! them instead of parsing CSV again; Parquet rows are written as the raw frame `read` makes of them, types
 //! kept. A bucket too large to hold at once is split further by customer record (`resplit`).
 //!
 //! Bucket files are owner-only (they hold raw rows) and live in the run's hidden temporary
@@ -396,11 +396,12 @@ const NULL: u8 = 0xff;
 /// ... or a value of `LONG` bytes or more, whose length follows as a `u32`.
 const LONG: u8 = 0xfe;
 
-/// Writes a CSV record as a row of a CSV bucket file to `row`: its line (`u64`), then each of
-/// the `width` columns' value decoded to UTF-8 and trimmed, as length and bytes (the length
-/// one byte, or `NULL`, or `LONG` and a `u32`); all little-endian. `load` then copies the
-/// values without parsing, decoding or trimming them again. Returns the bucket, of
-/// `buckets`, of the value of column `dealer`.
+/// Writes a CSV record as a row of a CSV bucket file to `row`: its line (`u64`), then the
+/// length of each of the `width` columns' value decoded to UTF-8 and trimmed (one byte, or
+/// `NULL`, or `LONG` and a `u32`; little-endian), then the values' bytes one after the other.
+/// `load` then copies the values without parsing, decoding or trimming them again, and
+/// checks the UTF-8 of a row's values at once. `values` is scratch space. Returns the
+/// bucket, of `buckets`, of the value of column `dealer`.
 #[allow(clippy::too_many_arguments)]
 fn bucket_row<R: Read>(
     rdr: &read::CsvRecords<R>,
@@ -409,16 +410,20 @@ fn bucket_row<R: Read>(
     (dealer, buckets): (usize, usize),
     csv: &CsvOptions,
     path: &Path,
-    row: &mut Vec<u8>,
+    (row, values): (&mut Vec<u8>, &mut Vec<u8>),
 ) -> Result<usize> {
     row.clear();
+    values.clear();
     row.extend(line.to_le_bytes());
     let utf8 = csv.encoding == encoding_rs::UTF_8 && rdr.fields_are_utf8();
     let mut bucket = 0;
     for i in 0..width {
         let decoded = match rdr.field(i) {
             None => None,
-            Some(f) if utf8 => std::str::from_utf8(f).ok().map(std::borrow::Cow::Borrowed),
+            // SAFETY: `fields_are_utf8` found every field of this record UTF-8
+            Some(f) if utf8 => Some(std::borrow::Cow::Borrowed(unsafe {
+                std::str::from_utf8_unchecked(f)
+            })),
             Some(f) => Some(read::decode(f, csv, path, line, i)?),
         };
         match decoded.as_deref().and_then(clean) {
@@ -437,11 +442,12 @@ fn bucket_row<R: Read>(
                         row.extend(len.to_le_bytes());
                     }
                 }
-                row.extend(v.as_bytes());
+                values.extend(v.as_bytes());
             }
             None => row.push(NULL),
         }
     }
+    row.extend_from_slice(values);
     Ok(bucket)
 }
 
@@ -452,6 +458,8 @@ struct BucketRows<'a> {
     path: &'a Path,
     /// The last row's values.
     values: Vec<Option<&'a str>>,
+    /// The last row's value lengths (`None`: null).
+    lens: Vec<Option<usize>>,
 }
 
 impl<'a> BucketRows<'a> {
@@ -461,6 +469,7 @@ impl<'a> BucketRows<'a> {
             width,
             path,
             values: Vec::with_capacity(width),
+            lens: Vec::with_capacity(width),
         }
     }
 
@@ -474,12 +483,12 @@ impl<'a> BucketRows<'a> {
         let take = |at: usize, n: usize| bytes.get(at..at + n).ok_or_else(cut);
         let line = u64::from_le_bytes(take(0, 8)?.try_into().map_err(|_| cut())?);
         let mut at = 8;
-        self.values.clear();
+        self.lens.clear();
         for _ in 0..self.width {
             let len = match take(at, 1)?[0] {
                 NULL => {
                     at += 1;
-                    self.values.push(None);
+                    self.lens.push(None);
                     continue;
                 }
                 LONG => {
@@ -491,11 +500,24 @@ impl<'a> BucketRows<'a> {
                     usize::from(len)
                 }
             };
-            let v = take(at, len)?;
-            self.values
-                .push(Some(std::str::from_utf8(v).map_err(|_| cut())?));
-            at += len;
+            self.lens.push(Some(len));
         }
+        let total = self.lens.iter().flatten().sum();
+        // the values one after the other: one UTF-8 check, then cut at their ends (each a
+        // character boundary, as each value is UTF-8)
+        let text = std::str::from_utf8(take(at, total)?).map_err(|_| cut())?;
+        let mut from = 0;
+        self.values.clear();
+        for len in &self.lens {
+            self.values.push(match len {
+                None => None,
+                Some(n) => {
+                    from += n;
+                    Some(text.get(from - n..from).ok_or_else(cut)?)
+                }
+            });
+        }
+        at += total;
         self.rest = &bytes[at..];
         Ok(Some((line, &bytes[..at])))
     }
@@ -587,7 +609,7 @@ fn route_csv(
         rdr.next().map_err(unreadable)?; // the header
     }
     let mut out = Outs::new(buckets);
-    let mut row: Vec<u8> = Vec::with_capacity(1024);
+    let (mut row, mut values): (Vec<u8>, Vec<u8>) = (Vec::with_capacity(1024), Vec::new());
     let mut rows = vec![0; buckets];
     let (mut first, mut next) = (None, None);
     while let Some(line) = rdr.next().map_err(unreadable)? {
@@ -605,7 +627,7 @@ fn route_csv(
             (plan.dealer, buckets),
             csv,
             path,
-            &mut row,
+            (&mut row, &mut values),
         )?;
         rows[b] += 1;
         out.write(b, || piece_path(dir, &plan.source, k, b), &row)?;
