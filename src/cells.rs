@@ -40,15 +40,12 @@ pub fn record_facts(
         }
         for ch in Channel::ALL {
             let cell = terms.cell(ci, ch);
-            let (expires, days) = match ends.iter().find(|e| e.0 == cell.months) {
-                Some(&(_, end, days)) => (end, days),
-                None => {
-                    let end = add_months(anchor, cell.months);
-                    let e = (cell.months, end, epoch_days(end));
-                    ends.push(e);
-                    (e.1, e.2)
-                }
-            };
+            let known = ends.iter().find(|e| e.0 == cell.months).copied();
+            let (_, expires, days) = known.unwrap_or_else(|| {
+                let end = add_months(anchor, cell.months);
+                ends.push((cell.months, end, epoch_days(end)));
+                (cell.months, end, epoch_days(end))
+            });
             let facts = Facts {
                 erasure: req.erasure,
                 objection: req.objection,
