@@ -72,11 +72,17 @@ pub fn buckets(sources: &[Source], fixed: Option<usize>) -> usize {
 /// The bucket of a trimmed dealer id.
 pub fn bucket_of(dealer: Option<&str>, buckets: usize) -> usize {
     let Some(d) = dealer else { return 0 };
-    // FNV-1a: fast on short ids, and the same in every run
-    let h = d.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    (h % buckets as u64) as usize
+    (fnv(FNV_START, d.as_bytes()) % buckets as u64) as usize
+}
+
+/// FNV-1a's starting value.
+const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a of `bytes` from hash `h`: fast on short ids, and the same in every run.
+fn fnv(h: u64, bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Input per piece when a file is split on several cores, counting a Parquet byte as five
@@ -682,14 +688,7 @@ fn route_parquet(
                 continue;
             }
             counts[b] += rows.len() as u64;
-            // column by column on this thread (DataFrame::take would wait for polars' pool)
-            let idx = IdxCa::from_vec("".into(), rows);
-            let columns = df
-                .columns()
-                .iter()
-                .map(|c| c.take(&idx))
-                .collect::<PolarsResult<Vec<_>>>()?;
-            let mut part = DataFrame::new(idx.len(), columns)?;
+            let mut part = gather(&df, rows)?;
             let w = match &mut out[b] {
                 Some(w) => w,
                 slot => slot.insert(write::PartWriter::create(
@@ -720,15 +719,22 @@ fn route_parquet(
     })
 }
 
+/// The rows `rows` of `df`, column by column on this thread (`DataFrame::take` would wait
+/// for polars' pool).
+fn gather(df: &DataFrame, rows: Vec<IdxSize>) -> Result<DataFrame> {
+    let idx = IdxCa::from_vec("".into(), rows);
+    let columns = df
+        .columns()
+        .iter()
+        .map(|c| c.take(&idx))
+        .collect::<PolarsResult<Vec<_>>>()?;
+    Ok(DataFrame::new(idx.len(), columns)?)
+}
+
 /// FNV-1a of a dealer's id and a value of one of its rows (`None`: no value): the same in
 /// every run.
 fn id_hash(dealer: Option<&str>, value: Option<&str>) -> u64 {
-    let fnv = |h: u64, bytes: &[u8]| {
-        bytes
-            .iter()
-            .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-    };
-    let h = fnv(0xcbf2_9ce4_8422_2325, dealer.unwrap_or_default().as_bytes());
+    let h = fnv(FNV_START, dealer.unwrap_or_default().as_bytes());
     match value {
         Some(v) => fnv(fnv(h, &[0xff]), v.as_bytes()),
         None => fnv(h, &[0xfe]),
@@ -975,13 +981,7 @@ fn split_file(
                     continue;
                 }
                 rows[p] = idx.len() as u64;
-                let idx = IdxCa::from_vec("".into(), idx);
-                let columns = df
-                    .columns()
-                    .iter()
-                    .map(|c| c.take(&idx))
-                    .collect::<PolarsResult<Vec<_>>>()?;
-                let mut part = DataFrame::new(idx.len(), columns)?;
+                let mut part = gather(&df, idx)?;
                 let to = part_path(p);
                 let mut w = write::PartWriter::create(to.clone(), part.schema(), true, true)?;
                 w.write(&mut part)?;

@@ -286,7 +286,6 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         let rows: u64 = routed.iter().map(|r| r.rows[b]).sum();
         if rows <= limit {
             units.push(Unit {
-                set: None,
                 bucket: b,
                 part: None,
                 rows,
@@ -296,9 +295,8 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         let parts = usize::try_from(rows.div_ceil(limit)).unwrap_or(usize::MAX);
         let set = route::resplit(&routed, b, parts, &spill)?;
         units.extend((0..parts).map(|p| Unit {
-            set: Some(parted.len()),
-            bucket: p,
-            part: Some((b, p)),
+            bucket: b,
+            part: Some((parted.len(), p)),
             rows: set.iter().map(|r| r.rows[p]).sum(),
         }));
         parted.push(set);
@@ -315,7 +313,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     let rows: Vec<u64> = units.iter().map(|u| u.rows).collect();
     let done = in_parallel(&rows, ROWS_AT_ONCE, |i| {
         let u = &units[i];
-        let set = u.set.map_or(&routed, |k| &parted[k]);
+        let set = u.part.map_or(&routed, |(k, _)| &parted[k]);
         let r = bucket(u, set, &ctx, &job.pipeline, &numbers, &dir);
         bar.inc(1);
         r
@@ -511,13 +509,18 @@ pub(crate) fn in_parallel<T: Send>(
 
 /// One bucket of dealers to process, or one part of a bucket split by customer record.
 struct Unit {
-    /// `None`: a bucket of the routed extract; else an index into the split buckets' parts.
-    set: Option<usize>,
-    /// The bucket (or part) in its set.
+    /// The bucket of the routed extract.
     bucket: usize,
-    /// For a part: the bucket it is part of, and which part.
+    /// For a part: its bucket's index among the split buckets, and which part it is.
     part: Option<(usize, usize)>,
     rows: u64,
+}
+
+impl Unit {
+    /// The bucket's (or part's) files in its set of routed tables.
+    fn files(&self) -> usize {
+        self.part.map_or(self.bucket, |(_, p)| p)
+    }
 }
 
 /// One row group's frames: eligibility, expiring, audiences per pair; and its cell counts.
@@ -542,8 +545,8 @@ fn bucket(
         ..
     } = check_and_join(
         routed.iter().map(|r| {
-            let raw = route::load(r, unit.bucket);
-            route::remove(r, unit.bucket);
+            let raw = route::load(r, unit.files());
+            route::remove(r, unit.files());
             raw
         }),
         ctx,
@@ -600,7 +603,7 @@ fn bucket(
     let mut retention = cells::retention(&recs, &order, policy, ctx.as_of)?;
     let name = match unit.part {
         None => format!("part-{}.parquet", unit.bucket),
-        Some((b, p)) => format!("part-{b}-{p}.parquet"),
+        Some((_, p)) => format!("part-{}-{p}.parquet", unit.bucket),
     };
     let bytes = dir.part_file("retention", &name, &mut retention)?;
     let mut written = Outputs::new();
