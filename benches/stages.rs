@@ -6,10 +6,11 @@ use std::hint::black_box;
 
 use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use eligibility::pipeline::{CsvOptions, Policy};
+use eligibility::pipeline::CsvOptions;
+use eligibility::policy::{Law, Policy};
 use eligibility::progress::Progress;
 use eligibility::read::{self, RawTable, Source};
-use eligibility::records::{self, Valid};
+use eligibility::records::{self, Outside, Valid};
 use eligibility::schema::Table;
 use eligibility::validate::{self, Checked, Context, CustomerIndex};
 use eligibility::{audience, cells, generate, write};
@@ -61,21 +62,25 @@ fn stages(c: &mut Criterion) {
     let check = |t: Table| -> Checked {
         validate::check(&raw(t), &ctx, Some(&index), records::columns_used(t)).expect("check")
     };
-    let (inv, veh, prefs, reqs, dnc) = (
+    let (inv, veh, prefs, reqs) = (
         check(Table::Invoices),
         check(Table::Vehicles),
         check(Table::Preferences),
         check(Table::Requests),
-        check(Table::DoNotCall),
     );
-    let numbers = records::do_not_call(Some(&dnc.valid)).expect("do_not_call");
+    let whole: Vec<(Table, Checked)> = [Table::DoNotCall, Table::Postfilter, Table::DeceasedRegister]
+        .into_iter()
+        .map(|t| (t, check(t)))
+        .collect();
+    let outside = Outside::new(&whole.iter().map(|(t, c)| (*t, &c.valid)).collect::<Vec<_>>())
+        .expect("outside");
     let valid = Valid {
         customers: &customers.valid,
         invoices: &inv.valid,
         vehicles: Some(&veh.valid),
         preferences: Some(&prefs.valid),
         requests: Some(&reqs.valid),
-        do_not_call: &numbers,
+        outside: &outside,
     };
     g.throughput(Throughput::Elements(customers.valid.height() as u64));
     g.bench_function("join", |b| {
@@ -85,17 +90,19 @@ fn stages(c: &mut Criterion) {
     let joined = records::build(&valid).expect("join");
     let order = cells::sorted_records(&joined);
     let policy = Policy::default();
-    let decided = cells::decide_cells(&joined, &order, &policy, as_of);
-    let (cells_df, _) = cells::eligibility(&joined, &decided).expect("frame");
+    let law = Law::built_in();
+    let at = law.at(as_of);
+    let decided = cells::decide_cells(&joined, &order, &policy, &at);
+    let (cells_df, _) = cells::eligibility(&joined, &decided, &law).expect("frame");
     g.throughput(Throughput::Elements(cells_df.height() as u64));
     g.bench_function("decide", |b| {
         b.iter(|| {
-            let decided = cells::decide_cells(&joined, &order, &policy, as_of);
-            black_box(cells::eligibility(&joined, &decided).expect("frame"))
+            let decided = cells::decide_cells(&joined, &order, &policy, &at);
+            black_box(cells::eligibility(&joined, &decided, &law).expect("frame"))
         });
     });
     g.bench_function("audiences", |b| {
-        b.iter(|| black_box(audience::audiences(&joined, &decided).expect("audiences")));
+        b.iter(|| black_box(audience::audiences(&joined, &decided, &law).expect("audiences")));
     });
 
     let out = dir.path().join("out");

@@ -38,7 +38,7 @@ MAKES = [("Volkswagen", ["Golf", "Polo", "ID.3"]), ("Opel", ["Corsa", "Astra"]),
 LETTERS = "BDFGHJKLNPRSTVXZ"
 
 CUST_COLS = ["dealer_id", "customer_id", "registered_on", "source", "initials", "first_name", "infix",
-             "last_name", "company_name", "street", "house_number", "house_number_suffix", "postcode",
+             "last_name", "company_name", "kind", "street", "house_number", "house_number_suffix", "postcode",
              "city", "country", "email", "phone", "mobile", "app_id", "deceased"]
 INV_COLS = ["dealer_id", "invoice_id", "customer_id", "invoice_date", "vehicle_id", "department", "amount"]
 VEH_COLS = ["dealer_id", "vehicle_id", "customer_id", "license_plate", "vin", "make", "model",
@@ -46,6 +46,8 @@ VEH_COLS = ["dealer_id", "vehicle_id", "customer_id", "license_plate", "vin", "m
 PREF_COLS = ["dealer_id", "customer_id", "category", "channel", "status", "recorded_at", "origin"]
 REQ_COLS = ["dealer_id", "customer_id", "kind", "received_on"]
 DNC_COLS = ["phone"]
+PF_COLS = ["postcode", "house_number", "house_number_suffix"]
+DR_COLS = ["postcode", "house_number", "house_number_suffix", "last_name"]
 
 
 def d(s):
@@ -77,7 +79,8 @@ def plate():
 
 class Extract:
     def __init__(self):
-        self.t = {k: [] for k in ["customers", "invoices", "vehicles", "preferences", "requests", "do_not_call"]}
+        self.t = {k: [] for k in ["customers", "invoices", "vehicles", "preferences", "requests", "do_not_call",
+                                  "postfilter", "deceased_register"]}
         self.inv = 50000
         self.veh = 70000
 
@@ -85,7 +88,7 @@ class Extract:
         first = kw.pop("first", R.choice(FIRST))
         infix, last = kw.pop("name", R.choice(LAST))
         row = {"dealer_id": dealer, "customer_id": str(cid), "registered_on": reg, "source": R.choice(["Dealer"] * 6 + ["Website", "Import", ""]),
-               "initials": first[:1] + ("." if first else ""), "first_name": first, "infix": infix, "last_name": last, "company_name": "",
+               "initials": first[:1] + ("." if first else ""), "first_name": first, "infix": infix, "last_name": last, "company_name": "", "kind": "",
                "street": R.choice(STREETS), "house_number": str(R.randint(1, 180)),
                "house_number_suffix": R.choice([""] * 8 + ["A", "bis"]),
                "postcode": f"{R.randint(1000, 9999)} {R.choice('ABCEGHJKLMNPRTVWXZ')}{R.choice('ABCEGHJKLMNPRTVWXZ')}",
@@ -127,6 +130,13 @@ class Extract:
 
     def dnc(self, phone):
         self.t["do_not_call"].append({"phone": phone})
+
+    def postfilter(self, postcode, number, suffix=""):
+        self.t["postfilter"].append({"postcode": postcode, "house_number": number, "house_number_suffix": suffix})
+
+    def deceased(self, postcode, number, suffix, last_name):
+        self.t["deceased_register"].append({"postcode": postcode, "house_number": number,
+                                            "house_number_suffix": suffix, "last_name": last_name})
 
 
 def build():
@@ -273,6 +283,45 @@ def build():
     x.dnc("06-1234")                                                   # bad_value: too short
     x.dnc("")                                                          # missing_value
     x.dnc(x.t["do_not_call"][0]["phone"])                              # exact duplicate
+
+    # ---- the law (see README.md): recipients, postfilter, the deceased register. Added last,
+    # with their own random stream, so that the rows above keep their lines.
+    globals()["R"] = random.Random(20261203)
+    home = dict(street="Oudegracht", house_number="12", house_number_suffix="bis", postcode="3511 AB", city="Utrecht")
+    x.customer(D1, 1026, "2020-01-01", first="Bas", name=("de", "Wit"), company_name="Klusbedrijf De Wit",
+               kind="Sole_Trader", phone="030-2233445")   # a sole trader is a natural person: phone by consent only
+    x.invoice(D1, 1026, "2026-06-01")
+    x.customer(D1, 1027, "2020-01-01", first="", name=("", ""), initials="", kind="organisation",
+               phone="030-2233446")                       # an organisation (kind, no company name): phone by term
+    x.invoice(D1, 1027, "2024-01-10")
+    x.customer(D1, 1028, "2020-01-01", first="Kees", name=("", "Vos"), company_name="Vos Advies", kind="person",
+               phone="030-2233447")                       # kind person beats company_name
+    x.invoice(D1, 1028, "2026-06-01")
+    x.pref(D1, 1028, "newsletter", "phone", "opt_in", "2026-08-01 10:00")  # an opt-in lifts consent-only
+    x.customer(D1, 1029, "2026-10-01", first="Anouk", name=("", "Bakker"), **home)  # prospect on postfilter
+    x.postfilter("3511ab", "12", "BIS")                    # spacing and case as the register writes them
+    x.customer(D1, 1030, "2026-10-01", first="", name=("", ""), initials="", company_name="Bakker Logistiek B.V.",
+               **dict(home, house_number="14", house_number_suffix=""))  # an organisation on postfilter: post by term
+    x.postfilter("3511 AB", "14")
+    x.customer(D1, 1031, "2026-10-01", first="Sophie", name=("", "Bakker"), **dict(home, house_number="16", house_number_suffix=""))
+    x.postfilter("3511 ab", "16")
+    x.pref(D1, 1031, "prospects", "post", "opt_in", "2026-10-02 12:00", "website")  # an opt-in beats postfilter
+    x.customer(D1, 1032, "2020-01-01", first="Daan", name=("", "Bakker"), **dict(home, house_number="18", house_number_suffix=""))
+    x.invoice(D1, 1032, "2026-06-01")                      # a customer on postfilter: post by term
+    x.postfilter("3511AB", "18")
+    x.customer(D1, 1033, "2020-01-01", first="Henk", name=("van der", "Berg"), **dict(home, house_number="20", house_number_suffix="a"))
+    x.invoice(D1, 1033, "2026-06-01")
+    x.deceased("3511ab", "20", "A", " BERG ")              # address and last name match (not the infix): deceased
+    x.customer(D1, 1034, "2020-01-01", first="Iris", name=("", "Smit"), **dict(home, house_number="22", house_number_suffix=""))
+    x.invoice(D1, 1034, "2026-06-01")
+    x.deceased("3511 AB", "22", "", "Jansen")              # same address, another last name: alive
+    x.customer(D1, 1035, "2020-01-01", first="Els", name=("", "Mulder"), **dict(home, house_number="24", house_number_suffix=""))
+    x.invoice(D1, 1035, "2026-06-01")
+    x.deceased("3511 AB", "24", "A", "Mulder")             # another suffix (an empty one matches only empty): alive
+    x.customer(D2, 2906, "2020-01-01", kind="bedrijf")      # bad_value: an unknown kind
+    x.postfilter("3511 AB", "")                             # missing_value
+    x.postfilter("3511 AB", "14")                           # exact duplicate
+    x.deceased("3511 AB", "30", "", "")                     # missing_value
     return x
 
 
@@ -309,7 +358,7 @@ def to_nl(table, row):
 def main():
     x = build()
     cols = {"customers": CUST_COLS, "invoices": INV_COLS, "vehicles": VEH_COLS, "preferences": PREF_COLS,
-            "requests": REQ_COLS, "do_not_call": DNC_COLS}
+            "requests": REQ_COLS, "do_not_call": DNC_COLS, "postfilter": PF_COLS, "deceased_register": DR_COLS}
     for variant in ("iso", "nl"):
         out = os.path.join(HERE, variant)
         os.makedirs(out, exist_ok=True)

@@ -8,15 +8,11 @@
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::cells::{Cell, PAIRS};
-use crate::contact;
-use crate::decide::{Basis, Decision};
+use crate::cells::Cell;
+use crate::contact::{self, NumberField};
 use crate::error::Result;
-use crate::records::{NumberField, Records};
-use crate::schema::{Channel, CATEGORIES};
-
-/// Categories whose audiences have one row per vehicle (an APK reminder is per car).
-pub const PER_VEHICLE: [&str; 2] = ["aftersales_service", "aftersales_actions"];
+use crate::policy::{Basis, Channel, Decision, Law, Slot};
+use crate::records::Records;
 
 /// The contact point of one channel of a record; what the channel does not use is `None`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -156,12 +152,13 @@ pub fn plate(raw: &str) -> String {
 }
 
 /// The audience columns, in order.
-pub const COLUMNS: [&str; 19] = [
+pub const COLUMNS: [&str; 20] = [
     "customer_id",
     "source",
     "relation",
     "basis",
     "expires_on",
+    "law",
     "name",
     "email",
     "phone",
@@ -185,11 +182,11 @@ struct Row {
     vehicle: Option<u32>,
 }
 
-/// The audiences of the eligible ones of `cells`, per (index into `PAIRS`, frame of
-/// `COLUMNS`), in the order of `cells`.
-pub fn audiences(r: &Records, cells: &[Cell]) -> Result<Vec<(u8, DataFrame)>> {
+/// The audiences of the eligible ones of `cells`, per (slot, frame of `COLUMNS`), in the
+/// order of `cells`.
+pub fn audiences(r: &Records, cells: &[Cell], law: &Law) -> Result<Vec<(Slot, DataFrame)>> {
     let f = Fields::new(r)?;
-    let mut rows: Vec<Vec<Row>> = (0..PAIRS.len()).map(|_| Vec::new()).collect();
+    let mut rows: Vec<Vec<Row>> = (0..Slot::COUNT).map(|_| Vec::new()).collect();
     for c in cells {
         let Decision::Eligible(basis) = c.decision else {
             continue;
@@ -199,12 +196,12 @@ pub fn audiences(r: &Records, cells: &[Cell]) -> Result<Vec<(u8, DataFrame)>> {
             r,
             &f,
             rid,
-            c.channel(),
+            c.slot.channel(),
             basis == Basis::Consent,
         ));
-        let out = &mut rows[c.pair as usize];
+        let out = &mut rows[c.slot.index()];
         let vehicles = r.vehicle_rows[rid]..r.vehicle_rows[rid + 1];
-        if PER_VEHICLE.contains(&CATEGORIES[c.category()]) && !vehicles.is_empty() {
+        if c.slot.category().per_vehicle() && !vehicles.is_empty() {
             out.extend(vehicles.map(|v| Row {
                 cell: *c,
                 point: point.clone(),
@@ -221,11 +218,11 @@ pub fn audiences(r: &Records, cells: &[Cell]) -> Result<Vec<(u8, DataFrame)>> {
     rows.into_iter()
         .enumerate()
         .filter(|(_, rows)| !rows.is_empty())
-        .map(|(pair, rows)| Ok((pair as u8, frame(r, &rows)?)))
+        .map(|(slot, rows)| Ok((Slot(slot as u8), frame(r, &rows, law)?)))
         .collect()
 }
 
-fn frame(r: &Records, rows: &[Row]) -> Result<DataFrame> {
+fn frame(r: &Records, rows: &[Row], law: &Law) -> Result<DataFrame> {
     let n = rows.len();
     let by_rid = IdxCa::from_vec(
         "i".into(),
@@ -271,6 +268,11 @@ fn frame(r: &Records, rows: &[Row]) -> Result<DataFrame> {
             Decision::NotEligible(_) => None,
         }),
         expires,
+        rows.iter()
+            .map(|x| x.cell.law.map(|l| law.rule(l).id.as_str()))
+            .collect::<StringChunked>()
+            .with_name("law".into())
+            .into_column(),
         text("name", &|x| x.point.name.as_deref()),
         text("email", &|x| x.point.email.as_deref()),
         text("phone", &|x| x.point.phone.as_deref()),

@@ -9,104 +9,26 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::decide::{decide, rule, Basis, Decision, Facts, Reason};
 use crate::error::Result;
 use crate::manifest::CellCount;
-use crate::pipeline::{Policy, Terms};
+use crate::policy::decide::erasure;
+use crate::policy::{
+    decide_record, Basis, Channel, Decision, Law, LawAt, Policy, Reason, Relation, RuleRef, Slot,
+};
 use crate::records::Records;
-use crate::schema::{Channel, Relation, CATEGORIES};
-use crate::values::{add_months, epoch_days, from_epoch_days};
-
-/// Facts for all cells of one record, in the order of `CATEGORIES` x `Channel::ALL`.
-pub fn record_facts(
-    r: &Records,
-    rid: usize,
-    terms: &Terms,
-    as_of: NaiveDate,
-) -> Vec<(usize, Channel, Facts, i32)> {
-    let relation = r.relation[rid];
-    let anchor = from_epoch_days(r.anchor[rid]);
-    let winners = r.winners.get(&(rid as u32));
-    let record_has_opt_in = r.has_opt_in(rid);
-    let past_retention = as_of >= r.retain_until(rid, terms);
-    let req = r.requests[rid];
-    let reach = r.reach[rid];
-    let mut out = Vec::with_capacity(20);
-    // cells mostly share a few terms: each term's end is computed once per record
-    let mut ends: Vec<(u32, NaiveDate, i32)> = Vec::with_capacity(4);
-    for (ci, cat) in CATEGORIES.iter().enumerate() {
-        if !relation.categories().contains(cat) {
-            continue;
-        }
-        for ch in Channel::ALL {
-            let cell = terms.cell(ci, ch);
-            let known = ends.iter().find(|e| e.0 == cell.months).copied();
-            let (_, expires, days) = known.unwrap_or_else(|| {
-                let end = add_months(anchor, cell.months);
-                ends.push((cell.months, end, epoch_days(end)));
-                (cell.months, end, epoch_days(end))
-            });
-            let facts = Facts {
-                erasure: req.erasure,
-                objection: req.objection,
-                restriction: req.restriction,
-                deceased: r.deceased[rid],
-                past_retention,
-                record_has_opt_in,
-                preference: winners
-                    .and_then(|w| w[ci * 5 + ch as usize])
-                    .map(|c| c.preference),
-                reachable: reach.channel(ch),
-                all_numbers_do_not_call: ch == Channel::Phone && reach.all_numbers_do_not_call(),
-                needs_consent: cell.explicit_consent,
-                past_term: as_of >= expires,
-            };
-            out.push((ci, ch, facts, days));
-        }
-    }
-    out
-}
-
-/// Slots for rule numbers 0-12 (`decide::rule` gives 1-12).
-const RULES: usize = 13;
+use crate::schema::CATEGORIES;
+use crate::values::epoch_days;
 
 /// One decided cell, compactly.
 #[derive(Clone, Copy, Debug)]
 pub struct Cell {
     pub rid: u32,
-    /// index into `PAIRS`
-    pub pair: u8,
+    pub slot: Slot,
     /// days since the epoch
     pub expires: i32,
     pub decision: Decision,
-}
-
-impl Cell {
-    pub fn category(&self) -> usize {
-        PAIRS[self.pair as usize].0
-    }
-
-    pub fn channel(&self) -> Channel {
-        PAIRS[self.pair as usize].1
-    }
-}
-
-/// (category index, channel) pairs in the output's sort order: by category name, then
-/// channel name.
-pub static PAIRS: std::sync::LazyLock<Vec<(usize, Channel)>> = std::sync::LazyLock::new(|| {
-    let mut pairs: Vec<(usize, Channel)> = (0..CATEGORIES.len())
-        .flat_map(|ci| Channel::ALL.map(|ch| (ci, ch)))
-        .collect();
-    pairs.sort_by_key(|(ci, ch)| (CATEGORIES[*ci], ch.name()));
-    pairs
-});
-
-/// The index into `PAIRS` of (category index, channel).
-pub fn pair_of(ci: usize, ch: Channel) -> u8 {
-    PAIRS
-        .iter()
-        .position(|p| *p == (ci, ch))
-        .expect("all pairs") as u8
+    /// the law's rule behind the decision (`Verdict::law`)
+    pub law: Option<RuleRef>,
 }
 
 /// Records decided and written together: their cells (at most 20 each) make a Parquet row
@@ -136,30 +58,24 @@ pub fn dealer_runs(r: &Records, order: &[u32]) -> Vec<(String, std::ops::Range<u
     runs
 }
 
-/// Every cell of the records `order` lists, decided: in `order`, and each record's cells by
-/// category, then channel.
-pub fn decide_cells(r: &Records, order: &[u32], policy: &Policy, as_of: NaiveDate) -> Vec<Cell> {
-    let mut rank = [[0u8; 5]; 5];
-    for (ci, row) in rank.iter_mut().enumerate() {
-        for ch in Channel::ALL {
-            row[ch as usize] = pair_of(ci, ch);
-        }
-    }
+/// Every cell of the records `order` lists, decided: in `order`, and each record's cells in
+/// slot order (by category, then channel).
+pub fn decide_cells(r: &Records, order: &[u32], policy: &Policy, law: &LawAt) -> Vec<Cell> {
     let dealers = r.dealer_ids();
     order
         .par_iter()
         .flat_map_iter(|&rid| {
             let terms = policy.for_dealer(dealers.get(rid as usize).unwrap_or_default());
-            let mut cells: Vec<Cell> = record_facts(r, rid as usize, terms, as_of)
-                .into_iter()
-                .map(|(ci, ch, facts, expires)| Cell {
+            let mut cells = Vec::with_capacity(20);
+            decide_record(&r.facts(rid as usize), terms, law, |d| {
+                cells.push(Cell {
                     rid,
-                    pair: rank[ci][ch as usize],
-                    expires,
-                    decision: decide(&facts),
-                })
-                .collect();
-            cells.sort_unstable_by_key(|c| c.pair);
+                    slot: d.slot,
+                    expires: epoch_days(d.expires),
+                    decision: d.verdict.decision,
+                    law: d.verdict.law,
+                });
+            });
             cells
         })
         .collect()
@@ -167,9 +83,9 @@ pub fn decide_cells(r: &Records, order: &[u32], policy: &Policy, as_of: NaiveDat
 
 /// The eligibility frame of `cells` (one dealer's, when written: the dealer_id lives in the
 /// partition's folder name): customer_id, source, relation, category, channel, anchor_date,
-/// expires_on, eligible, basis, reason; and the cells counted per category x channel x
+/// expires_on, eligible, basis, reason, law; and the cells counted per category x channel x
 /// outcome.
-pub fn eligibility(r: &Records, cells: &[Cell]) -> Result<(DataFrame, Vec<CellCount>)> {
+pub fn eligibility(r: &Records, cells: &[Cell], law: &Law) -> Result<(DataFrame, Vec<CellCount>)> {
     let take = |col: &str| -> Result<Column> {
         let idx = IdxCa::from_vec("i".into(), cells.iter().map(|c| c.rid as IdxSize).collect());
         Ok(r.ids.column(col)?.take(&idx)?)
@@ -184,6 +100,7 @@ pub fn eligibility(r: &Records, cells: &[Cell]) -> Result<(DataFrame, Vec<CellCo
     };
     let relations = [Relation::Customer.name(), Relation::Prospect.name()];
     let channels = Channel::ALL.map(Channel::name);
+    let rules: Vec<&str> = law.rules.iter().map(|x| x.id.as_str()).collect();
     let basis_words = [Basis::Consent.code(), Basis::Term.code()];
     let reasons = Reason::ALL.map(Reason::code);
     let relation = |c: &Cell| {
@@ -191,8 +108,8 @@ pub fn eligibility(r: &Records, cells: &[Cell]) -> Result<(DataFrame, Vec<CellCo
             r.relation[c.rid as usize] == Relation::Prospect,
         ))
     };
-    let category = |c: &Cell| Some(c.category());
-    let channel = |c: &Cell| Some(c.channel() as usize);
+    let category = |c: &Cell| Some(c.slot.category() as usize);
+    let channel = |c: &Cell| Some(c.slot.channel() as usize);
     let basis = |c: &Cell| match c.decision {
         Decision::Eligible(b) => Some(usize::from(b == Basis::Term)),
         Decision::NotEligible(_) => None,
@@ -225,15 +142,17 @@ pub fn eligibility(r: &Records, cells: &[Cell]) -> Result<(DataFrame, Vec<CellCo
             .into_column(),
         pick(&basis_words, "basis", &basis)?,
         pick(&reasons, "reason", &reason)?,
+        pick(&rules, "law", &|c: &Cell| c.law.map(usize::from))?,
     ];
     Ok((DataFrame::new(n, columns)?, count(cells)))
 }
 
 fn count(cells: &[Cell]) -> Vec<CellCount> {
-    // a slot per (pair, rule) rather than a map: this runs once per cell
-    let mut counts: Vec<(Option<Decision>, u64)> = vec![(None, 0); PAIRS.len() * RULES];
+    // a slot per (cell, outcome) rather than a map: this runs once per cell
+    let mut counts: Vec<(Option<Decision>, u64)> =
+        vec![(None, 0); Slot::COUNT * Decision::OUTCOMES];
     for c in cells {
-        let slot = &mut counts[c.pair as usize * RULES + usize::from(rule(c.decision))];
+        let slot = &mut counts[c.slot.index() * Decision::OUTCOMES + c.decision.outcome()];
         slot.0 = Some(c.decision);
         slot.1 += 1;
     }
@@ -241,16 +160,13 @@ fn count(cells: &[Cell]) -> Vec<CellCount> {
         .into_iter()
         .enumerate()
         .filter_map(|(i, (d, cells))| {
-            let (ci, ch) = PAIRS[i / RULES];
-            let (eligible, outcome) = match d? {
-                Decision::Eligible(b) => (true, b.code()),
-                Decision::NotEligible(x) => (false, x.code()),
-            };
+            let slot = Slot((i / Decision::OUTCOMES) as u8);
+            let d = d?;
             Some(CellCount {
-                category: CATEGORIES[ci],
-                channel: ch.name(),
-                eligible,
-                outcome,
+                category: slot.category().name(),
+                channel: slot.channel().name(),
+                eligible: matches!(d, Decision::Eligible(_)),
+                outcome: d.code(),
                 cells,
             })
         })
@@ -279,6 +195,7 @@ pub fn expiring(cells: &DataFrame, as_of: NaiveDate, days: u32) -> Result<DataFr
         "channel",
         "anchor_date",
         "expires_on",
+        "law",
     ]
     .iter()
     // column by column: DataFrame::filter hands the columns to polars' thread pool and, called
@@ -297,8 +214,8 @@ pub fn expiring(cells: &DataFrame, as_of: NaiveDate, days: u32) -> Result<DataFr
     Ok(out)
 }
 
-/// The records that must now be erased: an erasure request (`erasure_requested`), or past
-/// `retain_until` with no cell won by an opt-in (`retention_expired`). Sorted like `order`.
+/// The records that must now be erased (`policy::decide::erasure`: an erasure request, or
+/// past `retain_until` with no cell won by an opt-in). Sorted like `order`.
 pub fn retention(
     r: &Records,
     order: &[u32],
@@ -306,20 +223,12 @@ pub fn retention(
     as_of: NaiveDate,
 ) -> Result<DataFrame> {
     let dealers = r.dealer_ids();
-    let mut rows: Vec<(u32, i32, &'static str)> = Vec::new();
+    let mut rows: Vec<(u32, i32, Reason)> = Vec::new();
     for &rid in order {
-        let i = rid as usize;
-        let terms = policy.for_dealer(dealers.get(i).unwrap_or_default());
-        let retain_until = r.retain_until(i, terms);
-        let reason = if r.requests[i].erasure {
-            Some("erasure_requested")
-        } else if as_of >= retain_until && !r.has_opt_in(i) {
-            Some("retention_expired")
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            rows.push((rid, epoch_days(retain_until), reason));
+        let terms = policy.for_dealer(dealers.get(rid as usize).unwrap_or_default());
+        let rec = r.facts(rid as usize);
+        if let Some(reason) = erasure(&rec, terms, as_of) {
+            rows.push((rid, epoch_days(rec.retain_until(terms)), reason));
         }
     }
     let idx = IdxCa::from_vec("i".into(), rows.iter().map(|x| x.0 as IdxSize).collect());
@@ -338,7 +247,7 @@ pub fn retention(
                 .into_date()
                 .into_column(),
             rows.iter()
-                .map(|x| Some(x.2))
+                .map(|x| Some(x.2.code()))
                 .collect::<StringChunked>()
                 .with_name("reason".into())
                 .into_column(),
@@ -383,6 +292,7 @@ mod tests {
                 dates("anchor_date", vec![day(-500); n]),
                 dates("expires_on", expires.to_vec()),
                 Column::new("basis".into(), basis),
+                Column::new("law".into(), vec![None::<&str>; n]),
             ],
         )
         .expect("frame");

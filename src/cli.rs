@@ -1,4 +1,4 @@
-//! The command line: `eligibility run`, `explain`, `generate` and `validate`.
+//! The command line: `eligibility run`, `explain`, `generate`, `validate` and `law`.
 
 use std::path::PathBuf;
 
@@ -82,13 +82,29 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check the pipeline file and the extract's headers; report every problem, write nothing.
+    /// Check the pipeline file and the extract's headers; report every problem, write
+    /// nothing; warn for every term that the law in force on the as-of date caps.
     Validate {
         #[arg(long, default_value = DEFAULT_PIPELINE)]
         pipeline: PathBuf,
         /// The extract folder (overrides input.dir of the pipeline file).
         #[arg(long)]
         input: Option<PathBuf>,
+        /// The day whose law the terms are checked against (default: today).
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<NaiveDate>,
+    },
+    /// Print the law table (the statutory rules as data), or the rules in force on a day.
+    Law {
+        /// Only the rules in force on this day, YYYY-MM-DD.
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<NaiveDate>,
+        /// The law table of this pipeline file (`[law] file`); default: the built-in table.
+        #[arg(long)]
+        pipeline: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -170,10 +186,25 @@ pub fn main(cli: Cli) -> Result<Exit> {
             }
             Ok(Exit::Ok)
         }
-        Command::Validate { pipeline, input } => {
-            let job = Job::new(Pipeline::load(&pipeline)?, run::today(), input, None)?;
+        Command::Validate {
+            pipeline,
+            input,
+            as_of,
+        } => {
+            let as_of = as_of.unwrap_or_else(run::today);
+            let job = Job::new(Pipeline::load(&pipeline)?, as_of, input, None)?;
             let found = run::check_extract(&job)?;
             println!("{}: pipeline file ok", pipeline.display());
+            let p = &job.pipeline;
+            println!(
+                "law table {} ({}): {} rules in force on {as_of}",
+                p.law.version,
+                p.law.origin,
+                p.law.in_force(as_of).len()
+            );
+            for w in crate::policy::capped_terms(&p.policy, &p.law, as_of) {
+                println!("warning: {w}");
+            }
             for (source, header) in found {
                 println!(
                     "{}: {} ok ({} columns)",
@@ -181,6 +212,24 @@ pub fn main(cli: Cli) -> Result<Exit> {
                     source.table,
                     header.len()
                 );
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Law {
+            as_of,
+            pipeline,
+            json,
+        } => {
+            let law = match pipeline {
+                Some(p) => Pipeline::load(&p)?.law,
+                None => crate::policy::Law::built_in(),
+            };
+            if json {
+                let text = serde_json::to_string_pretty(&law.json(as_of))
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                println!("{text}");
+            } else {
+                print!("{}", law.text(as_of));
             }
             Ok(Exit::Ok)
         }

@@ -5,8 +5,115 @@
 //! not a bad row: it only means the channel has no contact point.
 
 use phonenumber::{Mode, Type};
+use polars::prelude::PlHashSet;
 
+use crate::policy::Channel;
 use crate::values::is_trim_char;
+
+/// Which of a record's two number columns a phone contact point comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumberField {
+    Phone,
+    Mobile,
+}
+
+impl NumberField {
+    pub fn column(self) -> &'static str {
+        match self {
+            NumberField::Phone => "phone",
+            NumberField::Mobile => "mobile",
+        }
+    }
+}
+
+/// Which channels a record can be reached on, and for phone and sms, which number.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reach {
+    pub email: bool,
+    pub app: bool,
+    pub post: bool,
+    /// sms: the first of `mobile`, `phone` that is a valid mobile number
+    pub sms: Option<NumberField>,
+    /// the first of `phone`, `mobile` that is a valid number
+    pub phone_first: Option<NumberField>,
+    /// the first of `phone`, `mobile` that is a valid number not on do_not_call
+    pub phone_free: Option<NumberField>,
+}
+
+impl Reach {
+    pub fn channel(&self, c: Channel) -> bool {
+        match c {
+            Channel::Email => self.email,
+            Channel::Sms => self.sms.is_some(),
+            Channel::App => self.app,
+            Channel::Post => self.post,
+            Channel::Phone => self.phone_first.is_some(),
+        }
+    }
+
+    /// Every valid phone number is on do_not_call (and there is one).
+    pub fn all_numbers_do_not_call(&self) -> bool {
+        self.phone_first.is_some() && self.phone_free.is_none()
+    }
+
+    /// The number a phone cell calls: with an opt-in, the first valid one; otherwise the
+    /// first not on do_not_call.
+    pub fn phone(&self, opt_in: bool) -> Option<NumberField> {
+        if opt_in {
+            self.phone_first
+        } else {
+            self.phone_free
+        }
+    }
+}
+
+/// A record's contact values (trimmed, empty as `None`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Values<'a> {
+    pub email: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub mobile: Option<&'a str>,
+    pub app_id: Option<&'a str>,
+    pub street: Option<&'a str>,
+    pub house_number: Option<&'a str>,
+    pub postcode: Option<&'a str>,
+    pub city: Option<&'a str>,
+    pub country: Option<&'a str>,
+}
+
+impl Values<'_> {
+    pub fn number(&self, f: NumberField) -> Option<&str> {
+        match f {
+            NumberField::Phone => self.phone,
+            NumberField::Mobile => self.mobile,
+        }
+    }
+}
+
+/// The contract's contact points of one record, judged once: every channel's verdict.
+pub fn reach(v: &Values, do_not_call: &PlHashSet<String>) -> Reach {
+    use NumberField::{Mobile, Phone};
+    let numbers = [Phone, Mobile].map(|f| (f, v.number(f).and_then(phone)));
+    let first = |ok: &dyn Fn(&self::Phone) -> bool| {
+        numbers
+            .iter()
+            .find(|(_, p)| p.as_ref().is_some_and(ok))
+            .map(|(f, _)| *f)
+    };
+    Reach {
+        email: v.email.and_then(email).is_some(),
+        // mobile first, then phone
+        sms: numbers
+            .iter()
+            .rev()
+            .find(|(_, p)| p.as_ref().is_some_and(|p| p.mobile))
+            .map(|(f, _)| *f),
+        app: v.app_id.is_some(),
+        post: has_postal_address(v.street, v.house_number, v.postcode, v.city, v.country),
+        phone_first: first(&|_| true),
+        phone_free: first(&|p| !do_not_call.contains(&p.e164)),
+    }
+}
 
 /// The lowercased address when it has exactly one `@`, a non-empty local part, a domain
 /// with a dot, and no whitespace.

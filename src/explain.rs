@@ -1,7 +1,7 @@
 //! `explain`: one customer record, every cell, why. Reads the same extract as `run`, keeps
 //! the dealer's rows, and validates, joins and decides them with the same functions
-//! (`validate::check`, `records::build`, `cells::record_facts`, `decide`), so it agrees with
-//! `run` by construction: a dealer's decisions never depend on another dealer's rows.
+//! (`validate::check`, `records::build`, `policy::decide_record`), so it agrees with `run` by
+//! construction: a dealer's decisions never depend on another dealer's rows.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -11,16 +11,15 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::audience::{self, ContactPoint, Fields};
-use crate::cells;
 use crate::contact;
-use crate::decide::{self, Decision};
 use crate::error::{Error, Result};
-use crate::pipeline::Terms;
+use crate::policy::preferences::{self, Preference as Pref};
+use crate::policy::{decide_record, Channel, Decided, Decision, Law, Recipient, Terms, Verdict};
 use crate::progress::Progress;
 use crate::read::{self, file_name};
-use crate::records::{self, Records};
+use crate::records::{Outside, Records};
 use crate::run::{self, Job};
-use crate::schema::{Channel, Table, CATEGORIES};
+use crate::schema::Table;
 use crate::validate::{self, Context};
 use crate::values::{clean, from_epoch_days};
 
@@ -29,15 +28,16 @@ pub struct Dealer {
     pub dealer: String,
     as_of: NaiveDate,
     terms: Terms,
+    law: Law,
     records: Records,
     valid: BTreeMap<Table, DataFrame>,
     /// (table, file name, quarantined rows)
     quarantine: Vec<(Table, String, DataFrame)>,
-    do_not_call: PlHashSet<String>,
+    outside: Outside,
 }
 
 /// Reads the extract of `job` and keeps what concerns `dealer` (and the whole do_not_call
-/// list).
+/// list and registers).
 pub fn load(job: &Job, dealer: &str, progress: &Progress) -> Result<Dealer> {
     let mut sources: Vec<read::Source> = run::check_extract(job)?
         .into_iter()
@@ -49,16 +49,15 @@ pub fn load(job: &Job, dealer: &str, progress: &Progress) -> Result<Dealer> {
         as_of: job.as_of,
         date_format: &csv.date_format,
     };
-    let (dnc, sources): (Vec<read::Source>, Vec<read::Source>) = sources
-        .into_iter()
-        .partition(|s| s.table == Table::DoNotCall);
-    let mut do_not_call = PlHashSet::default();
+    let (whole, sources): (Vec<read::Source>, Vec<read::Source>) =
+        sources.into_iter().partition(|s| !s.table.has_dealer());
     let mut files: BTreeMap<Table, String> = BTreeMap::new();
-    for s in &dnc {
+    let mut checked = Vec::new();
+    for s in &whole {
         let raw = read::read(s, csv, progress)?;
-        let checked = validate::check(&raw, &ctx, None, None)?;
-        do_not_call = records::do_not_call(Some(&checked.valid))?;
+        checked.push((s.table, validate::check(&raw, &ctx, None, None)?.valid));
     }
+    let outside = Outside::new(&checked.iter().map(|(t, v)| (*t, v)).collect::<Vec<_>>())?;
     // only the dealer's rows: a dealer's decisions never depend on another dealer's rows
     let tables = sources.iter().map(|s| {
         files.insert(s.table, file_name(&s.path));
@@ -74,7 +73,7 @@ pub fn load(job: &Job, dealer: &str, progress: &Progress) -> Result<Dealer> {
         raw.df = raw.df.filter(&mine)?;
         Ok(raw)
     });
-    let joined = run::check_and_join(tables, &ctx, &do_not_call, true)?;
+    let joined = run::check_and_join(tables, &ctx, &outside, true)?;
     let quarantine = joined
         .quarantine
         .into_iter()
@@ -84,10 +83,11 @@ pub fn load(job: &Job, dealer: &str, progress: &Progress) -> Result<Dealer> {
         dealer: dealer.to_string(),
         as_of: job.as_of,
         terms: job.pipeline.policy.for_dealer(dealer).clone(),
+        law: job.pipeline.law.clone(),
         records: joined.records,
         valid: joined.valid,
         quarantine,
-        do_not_call,
+        outside,
     })
 }
 
@@ -120,7 +120,13 @@ pub struct Record {
     pub anchor_invoice: Option<Invoice>,
     pub valid_invoices: usize,
     pub retain_until: String,
+    /// `person`, `sole_trader` or `organisation` (from `kind`, else `company_name`).
+    pub recipient: &'static str,
     pub deceased: bool,
+    /// The address and last name are on the deceased register.
+    pub on_deceased_register: bool,
+    /// The address is on postfilter.
+    pub on_postfilter: bool,
     pub requests: Vec<Request>,
     pub cells: Vec<CellStory>,
 }
@@ -144,23 +150,30 @@ pub struct Outcome {
     pub eligible: bool,
     pub basis: Option<&'static str>,
     pub reason: Option<&'static str>,
-    pub rule: u8,
+    /// The rule of the decision table: `1` to `12`, `8a`, `9a`.
+    pub rule: &'static str,
     pub rule_name: &'static str,
+    /// The law's rule behind the decision (the `law` column), and its source.
+    pub law: Option<String>,
+    pub law_source: Option<String>,
 }
 
 impl Outcome {
-    fn of(d: Decision) -> Outcome {
-        let rule = decide::rule(d);
+    fn of(v: Verdict, law: &Law) -> Outcome {
+        let d = v.decision;
         let (eligible, basis, reason) = match d {
             Decision::Eligible(b) => (true, Some(b.code()), None),
             Decision::NotEligible(r) => (false, None, Some(r.code())),
         };
+        let rule = v.law.map(|r| law.rule(r));
         Outcome {
             eligible,
             basis,
             reason,
-            rule,
-            rule_name: decide::rule_name(rule),
+            rule: d.rule(),
+            rule_name: d.rule_name(),
+            law: rule.map(|r| r.id.clone()),
+            law_source: rule.map(|r| r.source.clone()),
         }
     }
 }
@@ -174,6 +187,8 @@ pub struct CellStory {
     pub term_months: u32,
     pub explicit_consent: bool,
     pub expires_on: String,
+    /// The law's rule that capped or dated `expires_on` (`None`: anchor + term).
+    pub dated_by: Option<String>,
     /// The winning preference row, and the rows it beat.
     pub preference: Option<Preference>,
     pub beaten: Vec<Preference>,
@@ -309,34 +324,32 @@ impl Dealer {
         }
         let prefs = self.preferences(rid)?;
         let fields = Fields::new(r)?;
-        let facts = cells::record_facts(r, rid, &self.terms, self.as_of);
-        let mut cells = Vec::with_capacity(facts.len());
-        for (i, (ci, ch, f, expires)) in facts.iter().enumerate() {
-            let decision = decide::decide(f);
-            let cell = self.terms.cell(*ci, *ch);
-            let (category, channel) = (CATEGORIES[*ci], ch.name());
+        let facts = r.facts(rid);
+        let winners = facts.winners;
+        let mut decided: Vec<Decided> = Vec::with_capacity(20);
+        decide_record(&facts, &self.terms, &self.law.at(self.as_of), |d| {
+            decided.push(d);
+        });
+        let mut cells = Vec::with_capacity(decided.len());
+        for (i, d) in decided.iter().enumerate() {
+            let (slot, ch) = (d.slot, d.slot.channel());
+            let cell = self.terms.cell(slot);
             let competing: Vec<&(Preference, i64)> = prefs
                 .iter()
-                .filter(|(p, _)| {
-                    (p.category == "*" || p.category == category)
-                        && (p.channel == "*" || p.channel == channel)
-                })
+                .filter(|(p, _)| preferences::competes(&p.category, &p.channel, slot, facts.relation))
                 .collect();
-            let winner_line = r
-                .winners
-                .get(&(rid as u32))
-                .and_then(|w| w[ci * 5 + *ch as usize])
-                .map(|w| w.line);
-            let opt_in = f.preference == Some(decide::Preference::OptIn);
-            let point = audience::contact_point(r, &fields, rid, *ch, opt_in);
-            let no_contact = self.no_contact(rid, *ch, opt_in, &fields);
+            let winner_line = winners.and_then(|w| w[slot.index()]).map(|w| w.line);
+            let opt_in = d.facts.preference == Some(Pref::OptIn);
+            let point = audience::contact_point(r, &fields, rid, ch, opt_in);
+            let no_contact = self.no_contact(rid, ch, opt_in, &fields);
             cells.push(CellStory {
-                category,
-                channel,
-                outcome: Outcome::of(decision),
+                category: slot.category().name(),
+                channel: ch.name(),
+                outcome: Outcome::of(d.verdict, &self.law),
                 term_months: cell.months,
                 explicit_consent: cell.explicit_consent,
-                expires_on: from_epoch_days(*expires).to_string(),
+                expires_on: d.expires.to_string(),
+                dated_by: d.facts.dated_by.map(|x| self.law.rule(x).id.clone()),
                 preference: competing
                     .iter()
                     .find(|(_, line)| Some(*line) == winner_line)
@@ -348,11 +361,16 @@ impl Dealer {
                     .collect(),
                 contact: no_contact.is_none().then_some(point),
                 no_contact,
-                next_change: self.next_change(rid, i, decision, *expires),
+                next_change: self.next_change(rid, i, d),
             });
         }
         Ok(Record {
-            relation: r.relation[rid].name(),
+            relation: facts.relation.name(),
+            recipient: match facts.recipient {
+                Recipient::Person => "person",
+                Recipient::SoleTrader => "sole_trader",
+                Recipient::Organisation => "organisation",
+            },
             source: r
                 .ids
                 .column("source")?
@@ -363,8 +381,10 @@ impl Dealer {
             anchor_date: anchor.to_string(),
             anchor_invoice,
             valid_invoices,
-            retain_until: r.retain_until(rid, &self.terms).to_string(),
-            deceased: r.deceased[rid],
+            retain_until: facts.retain_until(&self.terms).to_string(),
+            deceased: facts.deceased,
+            on_deceased_register: facts.on_deceased_register,
+            on_postfilter: facts.on_postfilter,
             requests,
             cells,
         })
@@ -413,7 +433,7 @@ impl Dealer {
                 Some(p) if mobile_only && !p.mobile => {
                     format!("{col} `{v}` is not a mobile number")
                 }
-                Some(p) if self.do_not_call.contains(&p.e164) => {
+                Some(p) if self.outside.do_not_call.contains(&p.e164) => {
                     format!("{col} `{v}` ({}) is on do_not_call", p.e164)
                 }
                 Some(p) => format!("{col} `{v}` is {}", p.e164),
@@ -460,18 +480,31 @@ impl Dealer {
 
     /// The first day after the as-of date on which cell `i` of record `rid` is decided
     /// otherwise with nothing else changing: the decision depends on the date only through
-    /// the term's end and the retention's end, so those days are tried in order.
-    fn next_change(&self, rid: usize, i: usize, now: Decision, expires: i32) -> Option<NextChange> {
-        let r = &self.records;
-        let mut days = vec![r.retain_until(rid, &self.terms), from_epoch_days(expires)];
+    /// the term's end, the retention's end and the days rules come into and go out of
+    /// force, so those days are tried in order.
+    fn next_change(&self, rid: usize, i: usize, now: &Decided) -> Option<NextChange> {
+        let facts = self.records.facts(rid);
+        let mut days = vec![facts.retain_until(&self.terms), now.expires];
+        for r in &self.law.rules {
+            days.extend(r.from);
+            days.extend(r.until.and_then(|u| u.succ_opt()));
+        }
         days.retain(|d| *d > self.as_of);
         days.sort();
+        days.dedup();
         days.into_iter().find_map(|day| {
-            let later = cells::record_facts(r, rid, &self.terms, day);
-            let d = decide::decide(&later[i].2);
-            (d != now).then(|| NextChange {
+            let mut later = None;
+            let mut k = 0;
+            decide_record(&facts, &self.terms, &self.law.at(day), |d| {
+                if k == i {
+                    later = Some(d.verdict);
+                }
+                k += 1;
+            });
+            let v = later?;
+            (v.decision != now.verdict.decision).then(|| NextChange {
                 date: day.to_string(),
-                outcome: Outcome::of(d),
+                outcome: Outcome::of(v, &self.law),
             })
         })
     }
@@ -530,7 +563,13 @@ impl Explanation {
 }
 
 fn record_text(s: &mut String, r: &Record) {
-    let _ = writeln!(s, "  {} (source {})", r.relation, r.source);
+    let _ = writeln!(
+        s,
+        "  {} (source {}); recipient: {}",
+        r.relation,
+        r.source,
+        r.recipient.replace('_', " ")
+    );
     match &r.anchor_invoice {
         Some(i) => {
             let _ = writeln!(
@@ -547,11 +586,14 @@ fn record_text(s: &mut String, r: &Record) {
             );
         }
     }
+    let yes = |b: bool| if b { "yes" } else { "no" };
     let _ = writeln!(
         s,
-        "  retain until {}; deceased: {}",
+        "  retain until {}; deceased: {}; on the deceased register: {}; on postfilter: {}",
         r.retain_until,
-        if r.deceased { "yes" } else { "no" }
+        yes(r.deceased),
+        yes(r.on_deceased_register),
+        yes(r.on_postfilter)
     );
     if r.requests.is_empty() {
         let _ = writeln!(s, "  requests: none");
@@ -566,16 +608,21 @@ fn record_text(s: &mut String, r: &Record) {
 }
 
 fn outcome_text(o: &Outcome) -> String {
+    let law = o
+        .law
+        .as_ref()
+        .map(|l| format!("; law {l}"))
+        .unwrap_or_default();
     if o.eligible {
         format!(
-            "eligible by {} (rule {}: {})",
+            "eligible by {} (rule {}: {}{law})",
             o.basis.unwrap_or_default(),
             o.rule,
             o.rule_name
         )
     } else {
         format!(
-            "not eligible: {} (rule {}: {})",
+            "not eligible: {} (rule {}: {}{law})",
             o.reason.unwrap_or_default(),
             o.rule,
             o.rule_name
@@ -608,15 +655,22 @@ fn cell_text(s: &mut String, c: &CellStory) {
     );
     let _ = writeln!(
         s,
-        "  term {} months: expires_on {}{}",
+        "  term {} months: expires_on {}{}{}",
         c.term_months,
         c.expires_on,
+        c.dated_by
+            .as_ref()
+            .map(|l| format!(" (capped or dated by {l})"))
+            .unwrap_or_default(),
         if c.explicit_consent {
             "; needs explicit consent"
         } else {
             ""
         }
     );
+    if let Some(source) = &c.outcome.law_source {
+        let _ = writeln!(s, "  law: {source}");
+    }
     match &c.preference {
         None => {
             let _ = writeln!(s, "  preference: none");

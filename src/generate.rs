@@ -4,8 +4,9 @@
 //! Shape: dealer sizes Pareto-skewed (a few large groups, many small garages), ~10%
 //! prospects, ~8 invoices per customer over ten years (skewed), ~1.4 vehicles per customer
 //! with Dutch plates, ~15% of records with 1-3 preference rows (some wildcards), ~0.5%
-//! requests, a do-not-call list of ~N/10 numbers, Dutch contact data with some junk, and
-//! ~0.1% bad rows of every quarantine kind plus exact duplicates. Customers are generated in
+//! requests, a do-not-call list of ~N/10 numbers, postfilter and deceased-register extracts
+//! that match some records (~8% of prospects' addresses, ~0.3% of persons), Dutch contact data
+//! with some junk, and ~0.1% bad rows of every quarantine kind plus exact duplicates. Customers are generated in
 //! chunks in parallel; every chunk has its own seeded random stream, so the output depends
 //! only on the arguments.
 
@@ -358,6 +359,14 @@ fn chunk(spec: &Spec, dealers: &[(String, u64, u64)], index: u64, first: u64, co
             } else {
                 String::new()
             },
+            // kind: mostly left to company_name; some sole traders with a trade name
+            match (company, r.below(20)) {
+                (true, 0..=5) => "sole_trader".into(),
+                (true, 6..=9) => "organisation".into(),
+                (false, 0..=3) => "person".into(),
+                (false, 4) => "Person".into(),
+                _ => String::new(),
+            },
             r.pick(STREETS).to_string(),
             (1 + r.below(250)).to_string(),
             r.pick(&["", "", "", "", "", "", "A", "bis"]).to_string(),
@@ -394,7 +403,8 @@ fn chunk(spec: &Spec, dealers: &[(String, u64, u64)], index: u64, first: u64, co
             match r.below(5) {
                 0 => row[1] = String::new(),
                 1 => row[2] = registered.format("%d-%m-%Y").to_string(),
-                2 => row[19] = "misschien".into(),
+                2 if r.chance(0.5) => row[20] = "misschien".into(),
+                2 => row[9] = "bedrijf".into(),
                 3 => row[2] = day(as_of + Duration::days(1 + r.below(400) as i64)),
                 _ => row[0] = String::new(),
             }
@@ -405,7 +415,7 @@ fn chunk(spec: &Spec, dealers: &[(String, u64, u64)], index: u64, first: u64, co
         } else if r.chance(0.0002) {
             c.copy_last(
                 Table::Customers,
-                Some((15, &format!("nieuw.{customer_id}@ziggo.nl"))),
+                Some((16, &format!("nieuw.{customer_id}@ziggo.nl"))),
             );
         }
 
@@ -607,6 +617,47 @@ fn chunk(spec: &Spec, dealers: &[(String, u64, u64)], index: u64, first: u64, co
                 }
             }
             c.push(Table::Requests, row);
+        }
+
+        // the registers: some prospects' addresses on postfilter, some persons on the
+        // deceased register (postcode spacing and case as the registers write them), and
+        // addresses of nobody's
+        let address = |r: &mut Rng, row: &[String]| {
+            let pc = match r.below(3) {
+                0 => row[13].replace(' ', ""),
+                1 => row[13].to_lowercase(),
+                _ => row[13].clone(),
+            };
+            vec![pc, row[11].clone(), row[12].to_uppercase()]
+        };
+        let own = c.tables[Table::Customers as usize]
+            .iter()
+            .map(|col| col.last().cloned().unwrap_or_default())
+            .collect::<Vec<String>>();
+        if r.chance(if is_customer { 0.01 } else { 0.08 }) {
+            let a = address(&mut r, &own);
+            c.push(Table::Postfilter, a);
+        }
+        if !company && r.chance(0.003) {
+            let mut a = address(&mut r, &own);
+            a.push(own[7].to_uppercase());
+            c.push(Table::DeceasedRegister, a);
+        }
+        if r.chance(0.01) {
+            let a = vec![
+                format!("{}{}", 1000 + r.below(9000), r.pick(&["AB", "KL", "TX"])),
+                (1 + r.below(300)).to_string(),
+                String::new(),
+            ];
+            c.push(Table::Postfilter, a.clone());
+            if r.chance(0.2) {
+                let mut a = a;
+                a.push(r.pick(LAST).to_string());
+                c.push(Table::DeceasedRegister, a);
+            }
+        }
+        if r.chance(0.0005) {
+            c.push(Table::Postfilter, vec![String::new(), "1".into(), String::new()]);
         }
 
         // do_not_call: some customers' own numbers, random numbers, a little junk

@@ -1,22 +1,25 @@
 //! Marketing eligibility for Dutch car dealers: turns one night's DMS extract into one
 //! decision per customer record x category x channel, as `../shared/CONTRACT.md` specifies.
 //!
-//! The stages, in the data's order: `read` (files to frames), `validate` (quarantine),
-//! `records` (joins), `cells` with `decide` (the decision table), `audience` (contact points
-//! of eligible cells), `write` (the run folder), `manifest`; `changes` compares with the
-//! previous run and `explain` tells one record's story. `run` strings them together; `cli` is the command line.
+//! The stages, in the data's order: `read` (files to frames), `route` (buckets of dealers),
+//! `validate` (quarantine), `records` (joins), `cells` (every cell decided by `policy`: the
+//! policy, the law and the decision table, in one place), `audience` (contact points of
+//! eligible cells), `write` (the run folder), `manifest`; `changes` compares with the
+//! previous run and `explain` tells one record's story. `run` strings them together;
+//! `cli` is the command line.
 
 pub mod audience;
 pub mod cells;
 pub mod changes;
 pub mod cli;
 pub mod contact;
-pub mod decide;
 pub mod error;
 pub mod explain;
 pub mod generate;
 pub mod manifest;
+pub mod parallel;
 pub mod pipeline;
+pub mod policy;
 pub mod progress;
 pub mod read;
 pub mod records;

@@ -1,6 +1,7 @@
 //! The facts of one run, written as `manifest.json`: tool version, as-of date, the pipeline
-//! file and its hash, every input with its hash and row counts, every output with its row
-//! count, cells per category x channel x outcome, and timings.
+//! file and its hash, the law table and the rules in force, every input with its hash and
+//! row counts, every output with its row count, cells per category x channel x outcome, and
+//! timings.
 
 use std::collections::BTreeMap;
 
@@ -22,8 +23,31 @@ pub struct Manifest {
     pub outputs: BTreeMap<&'static str, Written>,
     /// What `changes/` compares with.
     pub changes: crate::changes::Since,
+    pub law: LawUsed,
     pub cells: Vec<CellCount>,
     pub timings_s: BTreeMap<&'static str, f64>,
+}
+
+/// The law table a run applied.
+#[derive(Debug, Serialize)]
+pub struct LawUsed {
+    pub version: String,
+    /// `built in`, or the file named by `[law] file`.
+    pub table: String,
+    pub sha256: String,
+    /// The ids of the rules in force on the as-of date.
+    pub rules_in_force: Vec<String>,
+}
+
+impl LawUsed {
+    pub fn new(law: &crate::policy::Law, as_of: chrono::NaiveDate) -> LawUsed {
+        LawUsed {
+            version: law.version.clone(),
+            table: law.origin.clone(),
+            sha256: law.sha256.clone(),
+            rules_in_force: law.in_force(as_of).into_iter().map(String::from).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]

@@ -1,6 +1,6 @@
 //! The pipeline file: where the extract is, how its CSV files are written, where the output
-//! goes, and the policy (terms, explicit-consent cells, retention), for all dealers and per
-//! dealer.
+//! goes, the policy (terms, explicit-consent cells, retention) for all dealers and per
+//! dealer, and which law table bounds it.
 //!
 //! Parse, then resolve: the raw TOML structs below only mirror the file; `resolve` checks
 //! everything and returns every problem at once, each naming its key. Nothing here reads the
@@ -13,7 +13,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::schema::{Channel, Relation, CATEGORIES, CHANNELS, DIGITAL, PROSPECTS};
+use crate::policy::{Category, Channel, Law, Policy, Terms};
+use crate::schema::{CATEGORIES, CHANNELS};
 use crate::values::DateFormat;
 
 #[derive(Deserialize, Default)]
@@ -28,6 +29,13 @@ struct RawPipeline {
     dealers: BTreeMap<String, RawPolicy>,
     #[serde(default)]
     run: RawRun,
+    #[serde(default)]
+    law: RawLaw,
+}
+
+#[derive(Deserialize, Default)]
+struct RawLaw {
+    file: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -80,93 +88,6 @@ impl Default for CsvOptions {
     }
 }
 
-/// The policy for one cell: its term in months and whether it needs an opt-in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CellPolicy {
-    pub months: u32,
-    pub explicit_consent: bool,
-}
-
-/// The policy for one dealer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Terms {
-    /// [category index in `CATEGORIES`][channel as usize]
-    pub cells: [[CellPolicy; 5]; 5],
-    pub retain_customer_months: u32,
-    pub retain_prospect_months: u32,
-}
-
-impl Terms {
-    /// The contract's default policy.
-    pub fn contract_default() -> Terms {
-        let mut cells = [[CellPolicy {
-            months: 48,
-            explicit_consent: false,
-        }; 5]; 5];
-        for (ci, cat) in CATEGORIES.iter().enumerate() {
-            for ch in Channel::ALL {
-                let digital = DIGITAL.contains(&ch.name());
-                cells[ci][ch as usize] = match *cat {
-                    "aftersales_service" => CellPolicy {
-                        months: 48,
-                        explicit_consent: false,
-                    },
-                    PROSPECTS => CellPolicy {
-                        months: 3,
-                        explicit_consent: digital,
-                    },
-                    _ if digital => CellPolicy {
-                        months: 18,
-                        explicit_consent: false,
-                    },
-                    _ => CellPolicy {
-                        months: 48,
-                        explicit_consent: false,
-                    },
-                };
-            }
-        }
-        Terms {
-            cells,
-            retain_customer_months: 84,
-            retain_prospect_months: 3,
-        }
-    }
-
-    pub fn cell(&self, category: usize, channel: Channel) -> CellPolicy {
-        self.cells[category][channel as usize]
-    }
-
-    pub fn retain_months(&self, relation: Relation) -> u32 {
-        match relation {
-            Relation::Customer => self.retain_customer_months,
-            Relation::Prospect => self.retain_prospect_months,
-        }
-    }
-}
-
-/// All dealers' policies: a default and per-dealer overrides.
-#[derive(Clone, Debug)]
-pub struct Policy {
-    pub default: Terms,
-    pub dealers: BTreeMap<String, Terms>,
-}
-
-impl Policy {
-    pub fn for_dealer(&self, dealer: &str) -> &Terms {
-        self.dealers.get(dealer).unwrap_or(&self.default)
-    }
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            default: Terms::contract_default(),
-            dealers: BTreeMap::new(),
-        }
-    }
-}
-
 /// The most buckets a run may use (each holds an open file per table while routing).
 pub const MAX_BUCKETS: usize = 1024;
 
@@ -195,6 +116,10 @@ pub struct Pipeline {
     pub audiences: bool,
     /// Also write `audiences_csv/`: the audiences as `;`-separated UTF-8 CSV files.
     pub audiences_csv: bool,
+    /// `[law] file`, relative to the pipeline file.
+    pub law_file: Option<PathBuf>,
+    /// The law table: the built-in one, or `[law] file`.
+    pub law: Law,
 }
 
 impl Pipeline {
@@ -211,6 +136,9 @@ impl Pipeline {
             problems,
         })?;
         p.path = path.to_path_buf();
+        if let Some(file) = &p.law_file {
+            p.law = Law::load(file)?;
+        }
         Ok(p)
     }
 
@@ -292,6 +220,8 @@ impl Pipeline {
             expiring_days,
             audiences,
             audiences_csv,
+            law_file: raw.law.file.map(|f| base.join(f)),
+            law: Law::built_in(),
         })
     }
 }
@@ -342,14 +272,14 @@ fn resolve_csv(raw: &RawInput, problems: &mut Vec<String>) -> CsvOptions {
 fn resolve_terms(raw: &RawPolicy, base: &Terms, at: &str, problems: &mut Vec<String>) -> Terms {
     let mut t = base.clone();
     let category = |name: &str, key: &str, problems: &mut Vec<String>| {
-        let i = CATEGORIES.iter().position(|c| *c == name);
-        if i.is_none() {
+        let c = Category::parse(name);
+        if c.is_none() {
             problems.push(format!(
                 "{at}.{key}.{name}: unknown category; categories are {}",
                 CATEGORIES.join(", ")
             ));
         }
-        i
+        c
     };
     let channel = |name: &str, path: &str, problems: &mut Vec<String>| {
         let c = Channel::parse(name);
@@ -371,19 +301,20 @@ fn resolve_terms(raw: &RawPolicy, base: &Terms, at: &str, problems: &mut Vec<Str
         }
     };
     for (cat, chans) in &raw.terms {
-        let Some(ci) = category(cat, "terms", problems) else {
+        let Some(c) = category(cat, "terms", problems) else {
             continue;
         };
         for (ch, v) in chans {
             let path = format!("{at}.terms.{cat}.{ch}");
-            if let (Some(c), Some(m)) = (channel(ch, &path, problems), months(*v, &path, problems))
+            if let (Some(ch), Some(m)) =
+                (channel(ch, &path, problems), months(*v, &path, problems))
             {
-                t.cells[ci][c as usize].months = m;
+                t.cell_mut(c, ch).months = m;
             }
         }
     }
     for (cat, chans) in &raw.explicit_consent {
-        let Some(ci) = category(cat, "explicit_consent", problems) else {
+        let Some(c) = category(cat, "explicit_consent", problems) else {
             continue;
         };
         let path = format!("{at}.explicit_consent.{cat}");
@@ -391,8 +322,8 @@ fn resolve_terms(raw: &RawPolicy, base: &Terms, at: &str, problems: &mut Vec<Str
             .iter()
             .filter_map(|ch| channel(ch, &path, problems))
             .collect();
-        for c in Channel::ALL {
-            t.cells[ci][c as usize].explicit_consent = listed.contains(&c);
+        for ch in Channel::ALL {
+            t.cell_mut(c, ch).explicit_consent = listed.contains(&ch);
         }
     }
     for (rel, v) in &raw.retention_months {
@@ -419,29 +350,6 @@ mod tests {
     fn empty_file_is_the_contract() {
         let p = Pipeline::from_toml("", Path::new("/x")).unwrap();
         assert_eq!(p.policy.default, Terms::contract_default());
-        let t = &p.policy.default;
-        assert_eq!(
-            t.cell(1, Channel::Email),
-            CellPolicy {
-                months: 18,
-                explicit_consent: false
-            }
-        );
-        assert_eq!(t.cell(1, Channel::Post).months, 48);
-        assert_eq!(
-            t.cell(4, Channel::Sms),
-            CellPolicy {
-                months: 3,
-                explicit_consent: true
-            }
-        );
-        assert_eq!(
-            t.cell(4, Channel::Post),
-            CellPolicy {
-                months: 3,
-                explicit_consent: false
-            }
-        );
         assert_eq!(p.output_dir, Path::new("/x/out"));
     }
 
@@ -461,12 +369,20 @@ mod tests {
             Path::new("."),
         )
         .unwrap();
+        use crate::policy::Slot;
+        let news = |ch| Slot::of(Category::Newsletter, ch);
         let d2 = p.policy.for_dealer("D2");
-        assert_eq!(d2.cell(1, Channel::Email).months, 12);
-        assert_eq!(d2.cell(1, Channel::Sms).months, 6);
-        assert!(d2.cell(2, Channel::Phone).explicit_consent);
+        assert_eq!(d2.cell(news(Channel::Email)).months, 12);
+        assert_eq!(d2.cell(news(Channel::Sms)).months, 6);
+        assert!(
+            d2.cell(Slot::of(Category::SalesActions, Channel::Phone))
+                .explicit_consent
+        );
         assert_eq!(d2.retain_customer_months, 60);
-        assert_eq!(p.policy.for_dealer("D1").cell(1, Channel::Sms).months, 18);
+        assert_eq!(
+            p.policy.for_dealer("D1").cell(news(Channel::Sms)).months,
+            18
+        );
     }
 
     #[test]

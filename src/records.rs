@@ -1,103 +1,21 @@
 //! Joining the validated tables into one row of facts per customer record: relation and
-//! anchor (last valid invoice), contact points per channel, requests, and the winning
-//! preference of every cell.
+//! anchor (last valid invoice), recipient, contact points per channel, requests, the
+//! registers (postfilter, deceased) the record is on, and the winning preference of every
+//! cell.
 //!
 //! Takes validated frames (tables that name a customer carry its record index `rid`) and
 //! returns columns indexed by `rid`; it decides nothing.
 
-use chrono::NaiveDate;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::contact;
-use crate::decide::Preference;
+use crate::contact::{self, Reach};
 use crate::error::Result;
-use crate::pipeline::Terms;
-use crate::schema::{Channel, Relation, Table, CATEGORIES};
-use crate::values::{add_months, from_epoch_days};
-
-/// A preference row competing for a cell: the latest `recorded_at` wins, `opt_out` on a tie.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Competitor {
-    pub recorded_at: i64,
-    pub preference: Preference,
-    pub line: i64,
-}
-
-impl Competitor {
-    fn beats(&self, other: &Competitor) -> bool {
-        (self.recorded_at, self.preference == Preference::OptOut)
-            > (other.recorded_at, other.preference == Preference::OptOut)
-    }
-}
-
-/// Winning preference of each of a record's cells, by `CATEGORIES` index * 5 + channel.
-pub type Winners = [Option<Competitor>; 25];
-
-/// The requests a record has.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Requests {
-    pub erasure: bool,
-    pub objection: bool,
-    pub restriction: bool,
-}
-
-/// Which of a record's two number columns a phone contact point comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NumberField {
-    Phone,
-    Mobile,
-}
-
-impl NumberField {
-    pub fn column(self) -> &'static str {
-        match self {
-            NumberField::Phone => "phone",
-            NumberField::Mobile => "mobile",
-        }
-    }
-}
-
-/// Which channels a record can be reached on, and for phone and sms, which number.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Reach {
-    pub email: bool,
-    pub app: bool,
-    pub post: bool,
-    /// sms: the first of `mobile`, `phone` that is a valid mobile number
-    pub sms: Option<NumberField>,
-    /// the first of `phone`, `mobile` that is a valid number
-    pub phone_first: Option<NumberField>,
-    /// the first of `phone`, `mobile` that is a valid number not on do_not_call
-    pub phone_free: Option<NumberField>,
-}
-
-impl Reach {
-    pub fn channel(&self, c: Channel) -> bool {
-        match c {
-            Channel::Email => self.email,
-            Channel::Sms => self.sms.is_some(),
-            Channel::App => self.app,
-            Channel::Post => self.post,
-            Channel::Phone => self.phone_first.is_some(),
-        }
-    }
-
-    /// Every valid phone number is on do_not_call (and there is one).
-    pub fn all_numbers_do_not_call(&self) -> bool {
-        self.phone_first.is_some() && self.phone_free.is_none()
-    }
-
-    /// The number a phone cell calls: with an opt-in, the first valid one; otherwise the
-    /// first not on do_not_call.
-    pub fn phone(&self, opt_in: bool) -> Option<NumberField> {
-        if opt_in {
-            self.phone_first
-        } else {
-            self.phone_free
-        }
-    }
-}
+use crate::policy::decide::Requests;
+use crate::policy::preferences::{self, Competitor, Preference, Winners};
+use crate::policy::{RecordFacts, Recipient, Relation, Slot};
+use crate::schema::Table;
+use crate::values::from_epoch_days;
 
 /// Facts per valid customer record, indexed by record index `rid`.
 pub struct Records {
@@ -112,7 +30,10 @@ pub struct Records {
     pub relation: Vec<Relation>,
     /// Days since the epoch: last valid invoice, or `registered_on` for a prospect.
     pub anchor: Vec<i32>,
+    pub recipient: Vec<Recipient>,
     pub deceased: Vec<bool>,
+    pub on_deceased_register: Vec<bool>,
+    pub on_postfilter: Vec<bool>,
     pub requests: Vec<Requests>,
     pub reach: Vec<Reach>,
     pub winners: PlHashMap<u32, Box<Winners>>,
@@ -127,21 +48,19 @@ impl Records {
         self.relation.is_empty()
     }
 
-    /// Some cell of the record is won by an opt-in.
-    pub fn has_opt_in(&self, rid: usize) -> bool {
-        self.winners.get(&(rid as u32)).is_some_and(|w| {
-            w.iter()
-                .flatten()
-                .any(|c| c.preference == Preference::OptIn)
-        })
-    }
-
-    /// The day from which the record must be erased: anchor + the relation's retention.
-    pub fn retain_until(&self, rid: usize, terms: &Terms) -> NaiveDate {
-        add_months(
-            from_epoch_days(self.anchor[rid]),
-            terms.retain_months(self.relation[rid]),
-        )
+    /// What the decision table needs to know about record `rid`.
+    pub fn facts(&self, rid: usize) -> RecordFacts<'_> {
+        RecordFacts {
+            relation: self.relation[rid],
+            recipient: self.recipient[rid],
+            anchor: from_epoch_days(self.anchor[rid]),
+            requests: self.requests[rid],
+            deceased: self.deceased[rid],
+            on_deceased_register: self.on_deceased_register[rid],
+            on_postfilter: self.on_postfilter[rid],
+            reach: self.reach[rid],
+            winners: self.winners.get(&(rid as u32)).map(AsRef::as_ref),
+        }
     }
 
     pub fn dealer_ids(&self) -> &StringChunked {
@@ -184,6 +103,14 @@ pub fn columns_used(table: Table) -> Option<&'static [&'static str]> {
         ]),
         Table::Requests => Some(&["line", "rid", "kind"]),
         Table::DoNotCall => Some(&["line", "phone"]),
+        Table::Postfilter => Some(&["line", "postcode", "house_number", "house_number_suffix"]),
+        Table::DeceasedRegister => Some(&[
+            "line",
+            "postcode",
+            "house_number",
+            "house_number_suffix",
+            "last_name",
+        ]),
     }
 }
 
@@ -194,23 +121,87 @@ pub struct Valid<'a> {
     pub vehicles: Option<&'a DataFrame>,
     pub preferences: Option<&'a DataFrame>,
     pub requests: Option<&'a DataFrame>,
-    /// The valid do_not_call numbers, in E.164.
-    pub do_not_call: &'a PlHashSet<String>,
+    /// The valid do_not_call numbers, in E.164, and the registers.
+    pub outside: &'a Outside,
 }
 
-/// The numbers of the valid `do_not_call` frame.
-pub fn do_not_call(valid: Option<&DataFrame>) -> Result<PlHashSet<String>> {
-    Ok(match valid {
-        Some(d) => d
-            .column("phone")?
-            .str()?
-            .iter()
-            .flatten()
-            .map(str::to_string)
-            .collect(),
-        None => PlHashSet::default(),
-    })
+/// The tables that name no dealer, read whole: do_not_call and the registers.
+#[derive(Default)]
+pub struct Outside {
+    /// E.164 numbers.
+    pub do_not_call: PlHashSet<String>,
+    /// `address_key`s.
+    pub postfilter: PlHashSet<String>,
+    /// `address_key`s with `\u{1f}` and the lowercased last name.
+    pub deceased_register: PlHashSet<String>,
 }
+
+impl Outside {
+    /// From the valid rows of the do_not_call, postfilter and deceased_register tables.
+    pub fn new(valid: &[(Table, &DataFrame)]) -> Result<Outside> {
+        let mut o = Outside::default();
+        for (table, df) in valid {
+            let text = |c: &str| -> Result<StringChunked> { Ok(df.column(c)?.str()?.clone()) };
+            match table {
+                Table::DoNotCall => o
+                    .do_not_call
+                    .extend(text("phone")?.iter().flatten().map(str::to_string)),
+                Table::Postfilter | Table::DeceasedRegister => {
+                    let (pc, nr, sx) = (
+                        text("postcode")?,
+                        text("house_number")?,
+                        text("house_number_suffix")?,
+                    );
+                    let names = match table {
+                        Table::DeceasedRegister => Some(text("last_name")?),
+                        _ => None,
+                    };
+                    for i in 0..df.height() {
+                        let Some(key) = address_key(pc.get(i), nr.get(i), sx.get(i)) else {
+                            continue;
+                        };
+                        match &names {
+                            None => {
+                                o.postfilter.insert(key);
+                            }
+                            Some(names) => {
+                                o.deceased_register.extend(deceased_key(key, names.get(i)));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// An address as the registers compare it: postcode without spaces, upper-cased; house
+/// number and suffix upper-cased (an empty suffix matches only an empty suffix).
+pub fn address_key(
+    postcode: Option<&str>,
+    number: Option<&str>,
+    suffix: Option<&str>,
+) -> Option<String> {
+    let pc: String = postcode?
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_uppercase)
+        .collect();
+    Some(format!(
+        "{pc}\u{1f}{}\u{1f}{}",
+        number?.to_uppercase(),
+        suffix.unwrap_or_default().to_uppercase()
+    ))
+}
+
+/// An address key and a last name (trimmed, case-insensitive), as the deceased register
+/// compares them.
+pub fn deceased_key(address: String, last_name: Option<&str>) -> Option<String> {
+    Some(format!("{address}\u{1f}{}", last_name?.to_lowercase()))
+}
+
 
 pub fn build(v: &Valid) -> Result<Records> {
     let c = v.customers;
@@ -262,6 +253,31 @@ pub fn build(v: &Valid) -> Result<Records> {
         .iter()
         .map(|b| b == Some(true))
         .collect();
+    let (kind, company) = (text("kind")?, text("company_name")?);
+    let recipient = kind
+        .iter()
+        .zip(company.iter())
+        .map(|(k, c)| Recipient::of(k, c.is_some()))
+        .collect();
+    let (postcode, number, suffix, last_name) = (
+        text("postcode")?,
+        text("house_number")?,
+        text("house_number_suffix")?,
+        text("last_name")?,
+    );
+    let mut on_postfilter = vec![false; n];
+    let mut on_deceased_register = vec![false; n];
+    let outside = v.outside;
+    if !outside.postfilter.is_empty() || !outside.deceased_register.is_empty() {
+        for i in 0..n {
+            let Some(key) = address_key(postcode.get(i), number.get(i), suffix.get(i)) else {
+                continue;
+            };
+            on_postfilter[i] = outside.postfilter.contains(&key);
+            on_deceased_register[i] = deceased_key(key, last_name.get(i))
+                .is_some_and(|k| outside.deceased_register.contains(&k));
+        }
+    }
 
     let mut requests = vec![Requests::default(); n];
     if let Some(r) = v.requests {
@@ -279,7 +295,7 @@ pub fn build(v: &Valid) -> Result<Records> {
         }
     }
 
-    let reach = reach(c, v.do_not_call)?;
+    let reach = reach(c, &outside.do_not_call)?;
     let relation: Vec<Relation> = relation;
     let winners = match v.preferences {
         Some(p) => winners(p, &relation)?,
@@ -293,7 +309,10 @@ pub fn build(v: &Valid) -> Result<Records> {
         vehicle_rows,
         relation,
         anchor,
+        recipient,
         deceased,
+        on_deceased_register,
+        on_postfilter,
         requests,
         reach,
         winners,
@@ -316,34 +335,18 @@ fn reach(c: &DataFrame, dnc: &PlHashSet<String>) -> Result<Vec<Reach>> {
     Ok((0..c.height())
         .into_par_iter()
         .map(|i| {
-            use NumberField::{Mobile, Phone};
-            let numbers = [(Phone, phone[i]), (Mobile, mobile[i])]
-                .map(|(f, s)| (f, s.and_then(contact::phone)));
-            let first = |ok: &dyn Fn(&contact::Phone) -> bool| {
-                numbers
-                    .iter()
-                    .find(|(_, p)| p.as_ref().is_some_and(ok))
-                    .map(|(f, _)| *f)
+            let values = contact::Values {
+                email: email[i],
+                phone: phone[i],
+                mobile: mobile[i],
+                app_id: app[i],
+                street: street[i],
+                house_number: number[i],
+                postcode: postcode[i],
+                city: city[i],
+                country: country[i],
             };
-            Reach {
-                email: email[i].and_then(contact::email).is_some(),
-                // mobile first, then phone
-                sms: numbers
-                    .iter()
-                    .rev()
-                    .find(|(_, p)| p.as_ref().is_some_and(|p| p.mobile))
-                    .map(|(f, _)| *f),
-                app: app[i].is_some(),
-                post: contact::has_postal_address(
-                    street[i],
-                    number[i],
-                    postcode[i],
-                    city[i],
-                    country[i],
-                ),
-                phone_first: first(&|_| true),
-                phone_free: first(&|p| !dnc.contains(&p.e164)),
-            }
+            contact::reach(&values, dnc)
         })
         .collect())
 }
@@ -389,28 +392,13 @@ fn winners(p: &DataFrame, relation: &[Relation]) -> Result<PlHashMap<u32, Box<Wi
         };
         let me = Competitor {
             recorded_at: at,
-            preference: if status == "opt_in" {
-                Preference::OptIn
-            } else {
-                Preference::OptOut
-            },
+            preference: Preference::of(status),
             line,
         };
-        let w = out.entry(rid).or_insert_with(|| Box::new([None; 25]));
-        for (ci, c) in CATEGORIES.iter().enumerate() {
-            if !relation[rid as usize].categories().contains(c) || (cat != "*" && cat != *c) {
-                continue;
-            }
-            for ch in Channel::ALL {
-                if chan != "*" && chan != ch.name() {
-                    continue;
-                }
-                let slot = &mut w[ci * 5 + ch as usize];
-                if slot.is_none_or(|s| me.beats(&s)) {
-                    *slot = Some(me);
-                }
-            }
-        }
+        let w = out
+            .entry(rid)
+            .or_insert_with(|| Box::new([None; Slot::COUNT]));
+        preferences::enter(w, me, cat, chan, relation[rid as usize]);
     }
     Ok(out)
 }

@@ -2,7 +2,7 @@
 //! time instead of the whole extract.
 //!
 //! Every key of the contract is scoped by `dealer_id`, so each check and join needs only the
-//! rows of one dealer (`do_not_call`, which has no dealer, is read whole). `route` reads each
+//! rows of one dealer (`do_not_call` and the registers, which have no dealer, are read whole). `route` reads each
 //! table once, in pieces on all cores (CSV cut at line starts, Parquet by row groups), hashes
 //! each row's trimmed `dealer_id` to a bucket (rows without one go to bucket 0) and appends the
 //! row to that piece's file of the bucket, keeping its line number. `load` reads one bucket's
@@ -161,7 +161,7 @@ pub fn route(
             weights.push(p.size / p.spans.len() as u64);
         }
     }
-    let done = crate::run::in_parallel(&weights, u64::MAX, |t| {
+    let done = crate::parallel::in_parallel(&weights, u64::MAX, |t| {
         let (f, piece) = tasks[t];
         let p = &plans[f];
         Ok(match piece {

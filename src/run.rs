@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -14,13 +13,15 @@ use crate::audience;
 use crate::cells;
 use crate::changes;
 use crate::error::{Error, Result};
-use crate::manifest::{CellCount, Input, Manifest, Reading};
+use crate::manifest::{CellCount, Input, LawUsed, Manifest, Reading};
+use crate::parallel::in_parallel;
 use crate::pipeline::Pipeline;
+use crate::policy::{Category, Channel, LawAt, Slot};
 use crate::progress::Progress;
 use crate::read::{self, file_name, RawTable, Source};
-use crate::records::{self, Records, Valid};
+use crate::records::{self, Outside, Records, Valid};
 use crate::route::{self, Routed};
-use crate::schema::{Table, CATEGORIES, CHANNELS};
+use crate::schema::Table;
 use crate::validate::{self, Context, CustomerIndex, TableStats};
 use crate::write::{self, Written};
 
@@ -130,8 +131,8 @@ struct DealerFiles<'a> {
     /// The file number within the dealer's folders (a split bucket's part).
     part: usize,
     csv: bool,
-    parquet: BTreeMap<(&'static str, Option<u8>), (write::PartWriter, u64)>,
-    csv_files: BTreeMap<u8, (write::CsvPart, u64)>,
+    parquet: BTreeMap<(&'static str, Option<Slot>), (write::PartWriter, u64)>,
+    csv_files: BTreeMap<Slot, (write::CsvPart, u64)>,
 }
 
 impl<'a> DealerFiles<'a> {
@@ -146,23 +147,20 @@ impl<'a> DealerFiles<'a> {
         }
     }
 
-    /// Writes `df` as a row group of dataset `name`, partitioned by dealer and, with `pair`
-    /// (an index into `cells::PAIRS`), by category and channel; audiences also to CSV when
-    /// asked.
-    fn write(&mut self, name: &'static str, pair: Option<u8>, df: &mut DataFrame) -> Result<()> {
+    /// Writes `df` as a row group of dataset `name`, partitioned by dealer and, with `slot`,
+    /// by category and channel; audiences also to CSV when asked.
+    fn write(&mut self, name: &'static str, slot: Option<Slot>, df: &mut DataFrame) -> Result<()> {
         if df.height() == 0 {
             return Ok(());
         }
         let private = name == "audiences";
-        let (category, channel) = pair.map_or(("", ""), |p| {
-            let (ci, ch) = cells::PAIRS[p as usize];
-            (CATEGORIES[ci], ch.name())
-        });
-        let (w, rows) = match self.parquet.entry((name, pair)) {
+        let (category, channel) =
+            slot.map_or(("", ""), |s| (s.category().name(), s.channel().name()));
+        let (w, rows) = match self.parquet.entry((name, slot)) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
                 let mut partition = vec![("dealer_id", self.dealer)];
-                if pair.is_some() {
+                if slot.is_some() {
                     partition.extend([("category", category), ("channel", channel)]);
                 }
                 let w = self
@@ -173,7 +171,7 @@ impl<'a> DealerFiles<'a> {
         };
         *rows += df.height() as u64;
         w.write(df)?;
-        if let (true, true, Some(p)) = (self.csv, private, pair) {
+        if let (true, true, Some(p)) = (self.csv, private, slot) {
             let (w, rows) = match self.csv_files.entry(p) {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::btree_map::Entry::Vacant(e) => {
@@ -258,20 +256,26 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         }
     }
 
-    let (dnc_source, sources): (Vec<Source>, Vec<Source>) = sources
-        .into_iter()
-        .partition(|s| s.table == Table::DoNotCall);
+    // do_not_call and the registers name no dealer: read whole, for every bucket
+    let (outside_sources, sources): (Vec<Source>, Vec<Source>) =
+        sources.into_iter().partition(|s| !s.table.has_dealer());
     let buckets = route::buckets(&sources, job.pipeline.buckets);
     let routed = route::route(&sources, csv, buckets, &spill, progress, route::PIECE_BYTES)?;
-    let mut dnc = None;
     let mut inputs = Vec::new();
-    for s in &dnc_source {
+    let mut outside_checked = Vec::new();
+    for s in &outside_sources {
         let raw = read::read(s, csv, progress)?;
         let c = validate::check(&raw, &ctx, None, records::columns_used(s.table))?;
         inputs.push(input(s, raw.sha256, raw.bytes, c.stats.clone()));
-        dnc = Some(c);
+        outside_checked.push((s.table, c));
     }
-    let numbers = records::do_not_call(dnc.as_ref().map(|c| &c.valid))?;
+    let outside = Outside::new(
+        &outside_checked
+            .iter()
+            .map(|(t, c)| (*t, &c.valid))
+            .collect::<Vec<_>>(),
+    )?;
+    let law = job.pipeline.law.at(job.as_of);
     progress.step(format!(
         "split {} into {buckets} buckets of dealers",
         plural(routed.len(), "table")
@@ -314,7 +318,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     let done = in_parallel(&rows, ROWS_AT_ONCE, |i| {
         let u = &units[i];
         let set = u.part.map_or(&routed, |(k, _)| &parted[k]);
-        let r = bucket(u, set, &ctx, &job.pipeline, &numbers, &dir);
+        let r = bucket(u, set, &ctx, &job.pipeline, &outside, &law, &dir);
         bar.inc(1);
         r
     })?;
@@ -332,7 +336,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         inputs.push(input(&r.source, r.sha256.clone(), r.bytes, stats));
     }
     let mut quarantine_parts: Vec<&DataFrame> = done.iter().flat_map(|b| &b.quarantine).collect();
-    quarantine_parts.extend(dnc.as_ref().map(|c| &c.quarantine));
+    quarantine_parts.extend(outside_checked.iter().map(|(_, c)| &c.quarantine));
     inputs.sort_by_key(|i| Table::ALL.iter().position(|t| t.name() == i.table));
     for i in &inputs {
         progress.step(format!(
@@ -370,7 +374,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         outputs["eligibility"].rows
     ));
     lap("buckets");
-    fail_point("eligibility_written");
+    write::fail_point("eligibility_written");
 
     let since = match changes::previous_run(&job.out, job.as_of) {
         None => changes::Since {
@@ -415,10 +419,11 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         inputs,
         outputs,
         changes: since,
+        law: LawUsed::new(&job.pipeline.law, job.as_of),
         cells: counts,
         timings_s: timings,
     };
-    fail_point("before_publish");
+    write::fail_point("before_publish");
     let folder = dir.publish(&manifest)?;
     let folder = folder.canonicalize().unwrap_or(folder);
     progress.step(format!("published {}", folder.display()));
@@ -448,65 +453,6 @@ fn plural(n: usize, what: &str) -> String {
 /// about 1.6 GiB at some 200 bytes a row.
 const ROWS_AT_ONCE: u64 = 8_000_000;
 
-/// Runs `work` on every item, largest first, on as many threads as rayon has, but starts an
-/// item only while the items in work weigh at most `limit` together: a large bucket of
-/// dealers is processed alone (with its inner steps still in parallel) instead of beside
-/// another. Returns the results in item order; stops at the first error.
-pub(crate) fn in_parallel<T: Send>(
-    weights: &[u64],
-    limit: u64,
-    work: impl Fn(usize) -> Result<T> + Sync,
-) -> Result<Vec<T>> {
-    let mut order: Vec<usize> = (0..weights.len()).collect();
-    order.sort_by_key(|&b| std::cmp::Reverse(weights[b]));
-    // (items not yet started, largest last; weight in work; results)
-    let state = Mutex::new((
-        order.into_iter().rev().collect::<Vec<_>>(),
-        0u64,
-        Vec::new(),
-    ));
-    let turn = Condvar::new();
-    let lock = || {
-        state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    };
-    std::thread::scope(|s| {
-        for _ in 0..rayon::current_num_threads() {
-            s.spawn(|| loop {
-                let b = {
-                    let mut st = lock();
-                    loop {
-                        let Some(&b) = st.0.last() else { return };
-                        if st.1 == 0 || st.1.saturating_add(weights[b]) <= limit {
-                            st.0.pop();
-                            st.1 += weights[b];
-                            break b;
-                        }
-                        st = turn
-                            .wait(st)
-                            .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    }
-                };
-                let r = work(b);
-                let mut st = lock();
-                st.1 -= weights[b];
-                if r.is_err() {
-                    st.0.clear();
-                }
-                st.2.push((b, r));
-                turn.notify_all();
-            });
-        }
-    });
-    let mut done = state
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .2;
-    done.sort_by_key(|(b, _)| *b);
-    done.into_iter().map(|(_, r)| r).collect()
-}
-
 /// One bucket of dealers to process, or one part of a bucket split by customer record.
 struct Unit {
     /// The bucket of the routed extract.
@@ -523,8 +469,8 @@ impl Unit {
     }
 }
 
-/// One row group's frames: eligibility, expiring, audiences per pair; and its cell counts.
-type Group = (DataFrame, DataFrame, Vec<(u8, DataFrame)>, Vec<CellCount>);
+/// One row group's frames: eligibility, expiring, audiences per slot; and its cell counts.
+type Group = (DataFrame, DataFrame, Vec<(Slot, DataFrame)>, Vec<CellCount>);
 
 /// Validates, joins, decides and writes the dealers of a bucket: eligibility per dealer (in
 /// `part-<p>.parquet` for part p of a split bucket, else `part-0.parquet`), retention as
@@ -534,7 +480,8 @@ fn bucket(
     routed: &[Routed],
     ctx: &Context,
     pipeline: &Pipeline,
-    do_not_call: &PlHashSet<String>,
+    outside: &Outside,
+    law: &LawAt,
     dir: &write::RunDir,
 ) -> Result<Bucket> {
     let (policy, expiring_days) = (&pipeline.policy, pipeline.expiring_days);
@@ -550,18 +497,18 @@ fn bucket(
             raw
         }),
         ctx,
-        do_not_call,
+        outside,
         false,
     )?;
     let quarantine = quarantine.into_iter().map(|(_, q)| q).collect();
 
     let order = cells::sorted_records(&recs);
     let group = |chunk: &[u32]| -> Result<Group> {
-        let cells = cells::decide_cells(&recs, chunk, policy, ctx.as_of);
-        let (df, counts) = cells::eligibility(&recs, &cells)?;
+        let cells = cells::decide_cells(&recs, chunk, policy, law);
+        let (df, counts) = cells::eligibility(&recs, &cells, &pipeline.law)?;
         let soon = cells::expiring(&df, ctx.as_of, expiring_days)?;
         let audiences = if pipeline.audiences {
-            audience::audiences(&recs, &cells)?
+            audience::audiences(&recs, &cells, &pipeline.law)?
         } else {
             Vec::new()
         };
@@ -580,8 +527,8 @@ fn bucket(
                     counts.extend(c);
                     files.write("eligibility", None, &mut df)?;
                     files.write("expiring", None, &mut soon)?;
-                    for (pair, mut a) in audiences {
-                        files.write("audiences", Some(pair), &mut a)?;
+                    for (slot, mut a) in audiences {
+                        files.write("audiences", Some(slot), &mut a)?;
                     }
                 }
                 Ok(())
@@ -636,14 +583,14 @@ pub struct Joined {
     pub records: Records,
 }
 
-/// Validates the tables of some dealers (customers first; do_not_call is checked apart) and
-/// joins them: the one path from rows to records that `run` (per bucket) and `explain` (per
-/// dealer) share. With `keep_all` the valid rows keep every contract column, else only what
-/// the join reads.
+/// Validates the tables of some dealers (customers first; the tables without a dealer are
+/// checked apart, into `outside`) and joins them: the one path from rows to records that
+/// `run` (per bucket) and `explain` (per dealer) share. With `keep_all` the valid rows keep
+/// every contract column, else only what the join reads.
 pub fn check_and_join(
     tables: impl Iterator<Item = Result<RawTable>>,
     ctx: &Context,
-    do_not_call: &PlHashSet<String>,
+    outside: &Outside,
     keep_all: bool,
 ) -> Result<Joined> {
     let mut stats = BTreeMap::new();
@@ -675,7 +622,7 @@ pub fn check_and_join(
         vehicles: valid.get(&Table::Vehicles),
         preferences: valid.get(&Table::Preferences),
         requests: valid.get(&Table::Requests),
-        do_not_call,
+        outside,
     })?;
     Ok(Joined {
         stats,
@@ -723,13 +670,6 @@ fn quarantine<'a>(parts: impl Iterator<Item = &'a DataFrame>) -> Result<DataFram
     Ok(all.sort(["table", "line"], SortMultipleOptions::default())?)
 }
 
-/// Test hook: `ELIGIBILITY_ABORT_AT=<point>` aborts the process there, as a kill would.
-fn fail_point(point: &str) {
-    if std::env::var("ELIGIBILITY_ABORT_AT").is_ok_and(|v| v == point) {
-        std::process::abort();
-    }
-}
-
 fn absolute(p: &Path) -> String {
     std::path::absolute(p)
         .unwrap_or_else(|_| p.to_path_buf())
@@ -746,7 +686,7 @@ impl Report {
         let _ = writeln!(s, "as-of {}\n", m.as_of);
         let _ = writeln!(
             s,
-            "{:<14} {:>10} {:>10} {:>12}  quarantined by reason",
+            "{:<18} {:>10} {:>10} {:>12}  quarantined by reason",
             "table", "read", "valid", "quarantined"
         );
         for i in &m.inputs {
@@ -758,7 +698,7 @@ impl Report {
                 .collect();
             let _ = writeln!(
                 s,
-                "{:<14} {:>10} {:>10} {:>12}  {}",
+                "{:<18} {:>10} {:>10} {:>12}  {}",
                 i.table,
                 i.stats.rows_read,
                 i.stats.rows_valid,
@@ -767,13 +707,13 @@ impl Report {
             );
         }
         let _ = write!(s, "\n{:<35}", "eligible cells (of all)");
-        for c in CHANNELS {
-            let _ = write!(s, " {c:>16}");
+        for c in Channel::ALL {
+            let _ = write!(s, " {:>16}", c.name());
         }
         s.push('\n');
-        for cat in CATEGORIES {
+        for cat in Category::ALL.map(Category::name) {
             let _ = write!(s, "{cat:<35}");
-            for ch in CHANNELS {
+            for ch in Channel::ALL.map(Channel::name) {
                 let of = |pred: &dyn Fn(&CellCount) -> bool| -> u64 {
                     m.cells
                         .iter()

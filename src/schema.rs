@@ -13,6 +13,8 @@ pub enum Table {
     Preferences,
     Requests,
     DoNotCall,
+    Postfilter,
+    DeceasedRegister,
 }
 
 /// How a column's text is read.
@@ -27,6 +29,8 @@ pub enum Kind {
     Channel,
     Status,
     RequestKind,
+    /// A customer's `kind`: person, sole_trader or organisation.
+    RecipientKind,
     Phone,
 }
 
@@ -62,6 +66,7 @@ const CUSTOMERS: &[Column] = &[
     opt("infix", Text),
     opt("last_name", Text),
     opt("company_name", Text),
+    opt("kind", RecipientKind),
     opt("street", Text),
     opt("house_number", Text),
     opt("house_number_suffix", Text),
@@ -110,6 +115,17 @@ const REQUESTS: &[Column] = &[
     req("received_on", Date),
 ];
 const DO_NOT_CALL: &[Column] = &[req("phone", Phone)];
+const POSTFILTER: &[Column] = &[
+    req("postcode", Text),
+    req("house_number", Text),
+    opt("house_number_suffix", Text),
+];
+const DECEASED_REGISTER: &[Column] = &[
+    req("postcode", Text),
+    req("house_number", Text),
+    opt("house_number_suffix", Text),
+    req("last_name", Text),
+];
 
 /// How a table's `customer_id` names a customer record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,13 +138,15 @@ pub enum CustomerRef {
 }
 
 impl Table {
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 8] = [
         Table::Customers,
         Table::Invoices,
         Table::Vehicles,
         Table::Preferences,
         Table::Requests,
         Table::DoNotCall,
+        Table::Postfilter,
+        Table::DeceasedRegister,
     ];
 
     pub fn name(self) -> &'static str {
@@ -139,7 +157,18 @@ impl Table {
             Table::Preferences => "preferences",
             Table::Requests => "requests",
             Table::DoNotCall => "do_not_call",
+            Table::Postfilter => "postfilter",
+            Table::DeceasedRegister => "deceased_register",
         }
+    }
+
+    /// Tables whose rows belong to a dealer; the others (do_not_call, the registers) are
+    /// read whole and apply to every dealer.
+    pub fn has_dealer(self) -> bool {
+        !matches!(
+            self,
+            Table::DoNotCall | Table::Postfilter | Table::DeceasedRegister
+        )
     }
 
     pub fn required(self) -> bool {
@@ -154,6 +183,8 @@ impl Table {
             Table::Preferences => PREFERENCES,
             Table::Requests => REQUESTS,
             Table::DoNotCall => DO_NOT_CALL,
+            Table::Postfilter => POSTFILTER,
+            Table::DeceasedRegister => DECEASED_REGISTER,
         }
     }
 
@@ -183,7 +214,10 @@ impl Table {
         match self {
             Table::Invoices | Table::Preferences | Table::Requests => CustomerRef::Required,
             Table::Vehicles => CustomerRef::Optional,
-            Table::Customers | Table::DoNotCall => CustomerRef::None,
+            Table::Customers
+            | Table::DoNotCall
+            | Table::Postfilter
+            | Table::DeceasedRegister => CustomerRef::None,
         }
     }
 }
@@ -202,63 +236,9 @@ pub const CATEGORIES: [&str; 5] = [
     "aftersales_actions",
     "prospects",
 ];
-pub const PROSPECTS: &str = "prospects";
 pub const CHANNELS: [&str; 5] = ["email", "sms", "app", "post", "phone"];
-pub const DIGITAL: [&str; 3] = ["email", "sms", "app"];
 pub const STATUSES: [&str; 2] = ["opt_in", "opt_out"];
 pub const REQUEST_KINDS: [&str; 3] = ["erasure", "objection", "restriction"];
-
-/// Channel of a cell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Channel {
-    Email,
-    Sms,
-    App,
-    Post,
-    Phone,
-}
-
-impl Channel {
-    pub const ALL: [Channel; 5] = [
-        Channel::Email,
-        Channel::Sms,
-        Channel::App,
-        Channel::Post,
-        Channel::Phone,
-    ];
-
-    pub fn name(self) -> &'static str {
-        CHANNELS[self as usize]
-    }
-
-    pub fn parse(s: &str) -> Option<Channel> {
-        Channel::ALL.into_iter().find(|c| c.name() == s)
-    }
-}
-
-/// Whether a record is a customer (has a valid invoice) or a prospect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Relation {
-    Customer,
-    Prospect,
-}
-
-impl Relation {
-    pub fn name(self) -> &'static str {
-        match self {
-            Relation::Customer => "customer",
-            Relation::Prospect => "prospect",
-        }
-    }
-
-    /// The categories decided for this relation.
-    pub fn categories(self) -> &'static [&'static str] {
-        match self {
-            Relation::Customer => &CATEGORIES[..4],
-            Relation::Prospect => &CATEGORIES[4..],
-        }
-    }
-}
 
 /// Why a row was quarantined, in the contract's order of precedence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

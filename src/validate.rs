@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::contact;
 use crate::error::Result;
+use crate::policy::Recipient;
 use crate::read::RawTable;
 use crate::schema::{CustomerRef, Kind, Quarantine, CATEGORIES, CHANNELS, REQUEST_KINDS, STATUSES};
 use crate::values::{self, DateFormat};
@@ -407,13 +408,14 @@ fn parse_column(
             };
             b.into_column()
         }
-        Kind::Category | Kind::Channel | Kind::Status | Kind::RequestKind => {
+        Kind::Category | Kind::Channel | Kind::Status | Kind::RequestKind | Kind::RecipientKind => {
             let cats: Vec<&str> = CATEGORIES.iter().copied().chain(["*"]).collect();
             let chans: Vec<&str> = CHANNELS.iter().copied().chain(["*"]).collect();
             let words: &[&str] = match kind {
                 Kind::Category => &cats,
                 Kind::Channel => &chans,
                 Kind::Status => &STATUSES,
+                Kind::RecipientKind => &Recipient::KINDS,
                 _ => &REQUEST_KINDS,
             };
             map_text(col, |i, v| {

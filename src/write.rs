@@ -3,7 +3,8 @@
 //!
 //! A run that fails removes its temporary folder; one that is killed leaves it hidden, and the
 //! next run clears it. The previous folder of the same date stays as it was until the new one
-//! is complete.
+//! is complete, and is replaced in one atomic exchange where the file system can (else it is
+//! kept aside until the new one is in place, and put back by the next run if need be).
 
 use std::fs;
 use std::io::BufWriter;
@@ -138,17 +139,22 @@ impl RunDir {
         fs::write(&m, json).map_err(|e| out_err(&m, e))?;
         let s = self.tmp.join("_SUCCESS");
         fs::write(&s, b"").map_err(|e| out_err(&s, e))?;
-        let old = self.target.with_file_name(format!(
-            ".{}.old-{}",
-            self.target
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy(),
-            std::process::id()
-        ));
+        fail_point("publish_written");
+        if self.target.exists() && exchange(&self.tmp, &self.target).is_ok() {
+            // one atomic step: the new night is in view, the old one under the hidden name
+            self.published = true;
+            fail_point("publish_exchanged");
+            let _ = fs::remove_dir_all(&self.tmp);
+            return Ok(self.target.clone());
+        }
+        // no exchange (a file system without it, or no earlier folder): two renames, with
+        // the earlier folder kept aside until the new one is in place; a run killed between
+        // them leaves `.as_of=DATE.old-PID`, which the next run puts back (`clear_leftovers`)
+        let old = aside(&self.target, std::process::id());
         let had_old = self.target.exists();
         if had_old {
             fs::rename(&self.target, &old).map_err(|e| out_err(&self.target, e))?;
+            fail_point("publish_moved_old");
         }
         if let Err(e) = fs::rename(&self.tmp, &self.target) {
             if had_old {
@@ -157,10 +163,60 @@ impl RunDir {
             return Err(out_err(&self.target, e));
         }
         self.published = true;
+        fail_point("publish_renamed");
         if had_old {
             let _ = fs::remove_dir_all(&old);
         }
         Ok(self.target.clone())
+    }
+}
+
+/// Where the published folder `target` waits while process `pid` puts a new one in place.
+fn aside(target: &Path, pid: u32) -> PathBuf {
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    target.with_file_name(format!(".{name}.old-{pid}"))
+}
+
+/// Swaps two folders in one atomic step (`renameat2(RENAME_EXCHANGE)`, Linux 3.15 and most
+/// local file systems); an error when the system or file system cannot. The test hook
+/// `ELIGIBILITY_NO_EXCHANGE=1` makes it fail, to test the two-rename path.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    if std::env::var_os("ELIGIBILITY_NO_EXCHANGE").is_some() {
+        return Err(std::io::ErrorKind::Unsupported.into());
+    }
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+    };
+    let (a, b) = (c(a)?, c(b)?);
+    // SAFETY: both paths are NUL-terminated strings that live across the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
+/// Test hook: `ELIGIBILITY_ABORT_AT=<point>` aborts the process there, as a kill would.
+pub(crate) fn fail_point(point: &str) {
+    if std::env::var("ELIGIBILITY_ABORT_AT").is_ok_and(|v| v == point) {
+        std::process::abort();
     }
 }
 
@@ -172,25 +228,38 @@ impl Drop for RunDir {
     }
 }
 
-/// Removes `.as_of=*.tmp-PID` and `.as_of=*.old-PID` folders whose process is gone.
+/// Cleans what killed runs left behind, before anything else: a `.as_of=DATE.old-PID` folder
+/// whose process is gone is put back as `as_of=DATE` when that is missing (a run killed
+/// between the publish's two renames), else removed; `.as_of=*.tmp-PID` folders whose process
+/// is gone are removed. The only copy of a night is never deleted.
 fn clear_leftovers(root: &Path) {
     let Ok(entries) = fs::read_dir(root) else {
         return;
     };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !name.starts_with(".as_of=") {
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".as_of="))
+        .collect();
+    // `.old` before `.tmp`, so a night is restored before anything is removed
+    names.sort_by_key(|n| !n.contains(".old-"));
+    for name in names {
+        let (stem, pid) = match name.rsplit_once(".old-").or_else(|| name.rsplit_once(".tmp-")) {
+            Some((stem, pid)) => (stem, pid.parse::<u32>().ok()),
+            None => continue,
+        };
+        if pid.is_none_or(|p| Path::new(&format!("/proc/{p}")).exists()) {
             continue;
         }
-        let pid = name
-            .rsplit_once(".tmp-")
-            .or_else(|| name.rsplit_once(".old-"))
-            .map(|(_, p)| p);
-        if let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) {
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = fs::remove_dir_all(e.path());
+        let path = root.join(&name);
+        if name.contains(".old-") {
+            let night = root.join(&stem[1..]);
+            if !night.exists() {
+                let _ = fs::rename(&path, &night);
+                continue;
             }
         }
+        let _ = fs::remove_dir_all(&path);
     }
 }
 

@@ -6,6 +6,7 @@ mod cli;
 mod expiring;
 mod explain;
 mod generate;
+mod law;
 mod outputs;
 mod rules;
 mod snapshots_text;

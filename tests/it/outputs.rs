@@ -319,6 +319,73 @@ fn a_killed_run_leaves_the_previous_output_as_it_was() {
     assert!(run.join("_SUCCESS").exists());
 }
 
+/// Regression (issue 18): a kill between the publish's two renames of a re-run hid night D,
+/// and the next run deleted the hidden copy. A kill at each step of the publish, with the
+/// atomic exchange and without it, leaves night D whole (the old one or a complete new one)
+/// after the next run, and in view at once where the exchange is used.
+#[test]
+fn a_kill_at_any_step_of_the_publish_never_loses_the_night() {
+    let steps: [(&str, &[&str]); 2] = [
+        ("", &["publish_written", "publish_exchanged"]),
+        (
+            "1",
+            &["publish_written", "publish_moved_old", "publish_renamed"],
+        ),
+    ];
+    for (no_exchange, points) in steps {
+        for point in points {
+            let work = Workdir::new();
+            let run = work.run_sample();
+            let before = std::fs::read(run.join("manifest.json")).unwrap();
+            let mut env = vec![("ELIGIBILITY_ABORT_AT", *point)];
+            if !no_exchange.is_empty() {
+                env.push(("ELIGIBILITY_NO_EXCHANGE", no_exchange));
+            }
+            let o = work.try_run("pipelines/sample.toml", None, "out", &env);
+            if o.status.success() {
+                // this file system cannot exchange folders: the step is never reached
+                assert_eq!(*point, "publish_exchanged");
+                continue;
+            }
+            let whole = |why: &str| {
+                let m = std::fs::read(run.join("manifest.json"))
+                    .unwrap_or_else(|e| panic!("{point} {why}: no night D: {e}"));
+                assert!(
+                    m == before || run.join("_SUCCESS").exists(),
+                    "{point} {why}: a half night"
+                );
+            };
+            if *point != "publish_moved_old" {
+                whole("right after the kill");
+            }
+            // the next night's run restores or clears what the kill left, and keeps night D
+            let next = work.cmd(&[
+                "run",
+                "--quiet",
+                "--pipeline",
+                repo().join("pipelines/sample.toml").to_str().unwrap(),
+                "--out",
+                work.path("out").to_str().unwrap(),
+                "--as-of",
+                "2026-11-23",
+            ]);
+            assert_ok(&next);
+            whole("after the next run");
+            let names: Vec<String> = std::fs::read_dir(work.path("out"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            let mut names = names;
+            names.sort();
+            assert_eq!(
+                names,
+                ["as_of=2026-11-22", "as_of=2026-11-23"],
+                "{point}: no leftovers"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_failed_run_leaves_the_previous_output_as_it_was() {
     let work = Workdir::new();

@@ -139,10 +139,39 @@ fn rule_9_opt_in_beats_do_not_call_and_term() {
 }
 
 #[test]
-fn rule_10_prospect_needs_consent() {
-    check("1019", "prospects", "email", (false, "no_consent"));
-    check("1019", "prospects", "sms", (false, "no_consent"));
+fn rule_9a_the_law_makes_prospects_digital_cells_consent_only() {
+    // the policy marks them explicit consent too, but rule 9a comes first
+    check("1019", "prospects", "email", (false, "consent_required_by_law"));
+    check("1019", "prospects", "sms", (false, "consent_required_by_law"));
     check("1019", "prospects", "post", (true, "term"));
+    // and natural persons' calls since 2026-07-01, even customers'
+    check(
+        "1001",
+        "newsletter",
+        "phone",
+        (false, "consent_required_by_law"),
+    );
+}
+
+/// Rule 10: a cell the dealer's policy marks explicit consent, which no law does.
+#[test]
+fn rule_10_the_policy_asks_for_consent() {
+    let work = Workdir::new();
+    let pipeline = work.write(
+        "p.toml",
+        "[policy.explicit_consent]\nnewsletter = [\"sms\"]\nprospects = [\"email\", \"sms\", \"app\"]\n",
+    );
+    work.run(
+        pipeline.to_str().unwrap(),
+        &repo().join("sample-data/iso"),
+        "out",
+    );
+    let df = dataset(&work.run_dir("out"), "eligibility");
+    let (eligible, reason, expires) = cell(&df, "D001", "1001", "newsletter", "sms");
+    assert_eq!((eligible, reason.as_str()), (false, "no_consent"));
+    assert_eq!(expires, "2028-04-01", "undated: anchor + the policy's 18 months");
+    let (eligible, basis, _) = cell(&df, "D001", "1001", "newsletter", "email");
+    assert_eq!((eligible, basis.as_str()), (true, "term"));
 }
 
 #[test]
