@@ -68,12 +68,18 @@ fn stages(c: &mut Criterion) {
         check(Table::Preferences),
         check(Table::Requests),
     );
-    let whole: Vec<(Table, Checked)> = [Table::DoNotCall, Table::Postfilter, Table::DeceasedRegister]
-        .into_iter()
-        .map(|t| (t, check(t)))
-        .collect();
-    let outside = Outside::new(&whole.iter().map(|(t, c)| (*t, &c.valid)).collect::<Vec<_>>())
-        .expect("outside");
+    let whole: Vec<(Table, Checked)> =
+        [Table::DoNotCall, Table::Postfilter, Table::DeceasedRegister]
+            .into_iter()
+            .map(|t| (t, check(t)))
+            .collect();
+    let outside = Outside::new(
+        &whole
+            .iter()
+            .map(|(t, c)| (*t, &c.valid))
+            .collect::<Vec<_>>(),
+    )
+    .expect("outside");
     let valid = Valid {
         customers: &customers.valid,
         invoices: &inv.valid,

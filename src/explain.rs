@@ -330,13 +330,17 @@ impl Dealer {
         decide_record(&facts, &self.terms, &self.law.at(self.as_of), |d| {
             decided.push(d);
         });
+        // for a reader, in the contract's order of categories and channels
+        decided.sort_by_key(|d| (d.slot.category(), d.slot.channel()));
         let mut cells = Vec::with_capacity(decided.len());
-        for (i, d) in decided.iter().enumerate() {
+        for d in &decided {
             let (slot, ch) = (d.slot, d.slot.channel());
             let cell = self.terms.cell(slot);
             let competing: Vec<&(Preference, i64)> = prefs
                 .iter()
-                .filter(|(p, _)| preferences::competes(&p.category, &p.channel, slot, facts.relation))
+                .filter(|(p, _)| {
+                    preferences::competes(&p.category, &p.channel, slot, facts.relation)
+                })
                 .collect();
             let winner_line = winners.and_then(|w| w[slot.index()]).map(|w| w.line);
             let opt_in = d.facts.preference == Some(Pref::OptIn);
@@ -361,7 +365,7 @@ impl Dealer {
                     .collect(),
                 contact: no_contact.is_none().then_some(point),
                 no_contact,
-                next_change: self.next_change(rid, i, d),
+                next_change: self.next_change(rid, d),
             });
         }
         Ok(Record {
@@ -478,11 +482,11 @@ impl Dealer {
         }
     }
 
-    /// The first day after the as-of date on which cell `i` of record `rid` is decided
+    /// The first day after the as-of date on which cell `now` of record `rid` is decided
     /// otherwise with nothing else changing: the decision depends on the date only through
     /// the term's end, the retention's end and the days rules come into and go out of
     /// force, so those days are tried in order.
-    fn next_change(&self, rid: usize, i: usize, now: &Decided) -> Option<NextChange> {
+    fn next_change(&self, rid: usize, now: &Decided) -> Option<NextChange> {
         let facts = self.records.facts(rid);
         let mut days = vec![facts.retain_until(&self.terms), now.expires];
         for r in &self.law.rules {
@@ -494,12 +498,10 @@ impl Dealer {
         days.dedup();
         days.into_iter().find_map(|day| {
             let mut later = None;
-            let mut k = 0;
             decide_record(&facts, &self.terms, &self.law.at(day), |d| {
-                if k == i {
+                if d.slot == now.slot {
                     later = Some(d.verdict);
                 }
-                k += 1;
             });
             let v = later?;
             (v.decision != now.verdict.decision).then(|| NextChange {

@@ -657,7 +657,10 @@ fn chunk(spec: &Spec, dealers: &[(String, u64, u64)], index: u64, first: u64, co
             }
         }
         if r.chance(0.0005) {
-            c.push(Table::Postfilter, vec![String::new(), "1".into(), String::new()]);
+            c.push(
+                Table::Postfilter,
+                vec![String::new(), "1".into(), String::new()],
+            );
         }
 
         // do_not_call: some customers' own numbers, random numbers, a little junk

@@ -63,4 +63,3 @@ pub fn in_parallel<T: Send>(
     done.sort_by_key(|(b, _)| *b);
     done.into_iter().map(|(_, r)| r).collect()
 }
-

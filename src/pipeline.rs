@@ -306,8 +306,7 @@ fn resolve_terms(raw: &RawPolicy, base: &Terms, at: &str, problems: &mut Vec<Str
         };
         for (ch, v) in chans {
             let path = format!("{at}.terms.{cat}.{ch}");
-            if let (Some(ch), Some(m)) =
-                (channel(ch, &path, problems), months(*v, &path, problems))
+            if let (Some(ch), Some(m)) = (channel(ch, &path, problems), months(*v, &path, problems))
             {
                 t.cell_mut(c, ch).months = m;
             }
@@ -355,6 +354,7 @@ mod tests {
 
     #[test]
     fn dealer_overrides_inherit_the_rest() {
+        use crate::policy::Slot;
         let p = Pipeline::from_toml(
             r#"
             [policy.terms]
@@ -369,7 +369,6 @@ mod tests {
             Path::new("."),
         )
         .unwrap();
-        use crate::policy::Slot;
         let news = |ch| Slot::of(Category::Newsletter, ch);
         let d2 = p.policy.for_dealer("D2");
         assert_eq!(d2.cell(news(Channel::Email)).months, 12);

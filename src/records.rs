@@ -13,7 +13,7 @@ use crate::contact::{self, Reach};
 use crate::error::Result;
 use crate::policy::decide::Requests;
 use crate::policy::preferences::{self, Competitor, Preference, Winners};
-use crate::policy::{RecordFacts, Recipient, Relation, Slot};
+use crate::policy::{Recipient, RecordFacts, Relation, Slot};
 use crate::schema::Table;
 use crate::values::from_epoch_days;
 
@@ -165,7 +165,7 @@ impl Outside {
                                 o.postfilter.insert(key);
                             }
                             Some(names) => {
-                                o.deceased_register.extend(deceased_key(key, names.get(i)));
+                                o.deceased_register.extend(deceased_key(&key, names.get(i)));
                             }
                         }
                     }
@@ -198,10 +198,9 @@ pub fn address_key(
 
 /// An address key and a last name (trimmed, case-insensitive), as the deceased register
 /// compares them.
-pub fn deceased_key(address: String, last_name: Option<&str>) -> Option<String> {
+pub fn deceased_key(address: &str, last_name: Option<&str>) -> Option<String> {
     Some(format!("{address}\u{1f}{}", last_name?.to_lowercase()))
 }
-
 
 pub fn build(v: &Valid) -> Result<Records> {
     let c = v.customers;
@@ -274,7 +273,7 @@ pub fn build(v: &Valid) -> Result<Records> {
                 continue;
             };
             on_postfilter[i] = outside.postfilter.contains(&key);
-            on_deceased_register[i] = deceased_key(key, last_name.get(i))
+            on_deceased_register[i] = deceased_key(&key, last_name.get(i))
                 .is_some_and(|k| outside.deceased_register.contains(&k));
         }
     }

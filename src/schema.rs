@@ -214,10 +214,9 @@ impl Table {
         match self {
             Table::Invoices | Table::Preferences | Table::Requests => CustomerRef::Required,
             Table::Vehicles => CustomerRef::Optional,
-            Table::Customers
-            | Table::DoNotCall
-            | Table::Postfilter
-            | Table::DeceasedRegister => CustomerRef::None,
+            Table::Customers | Table::DoNotCall | Table::Postfilter | Table::DeceasedRegister => {
+                CustomerRef::None
+            }
         }
     }
 }

@@ -244,7 +244,10 @@ fn clear_leftovers(root: &Path) {
     // `.old` before `.tmp`, so a night is restored before anything is removed
     names.sort_by_key(|n| !n.contains(".old-"));
     for name in names {
-        let (stem, pid) = match name.rsplit_once(".old-").or_else(|| name.rsplit_once(".tmp-")) {
+        let (stem, pid) = match name
+            .rsplit_once(".old-")
+            .or_else(|| name.rsplit_once(".tmp-"))
+        {
             Some((stem, pid)) => (stem, pid.parse::<u32>().ok()),
             None => continue,
         };

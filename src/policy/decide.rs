@@ -143,7 +143,9 @@ impl Decision {
             "6" => "the winning preference is opt_out",
             "7" => "no contact point for the channel",
             "8" => "every valid number is on do_not_call, and no winning opt_in",
-            "8a" => "a natural person's prospect post cell, address on postfilter, no winning opt_in",
+            "8a" => {
+                "a natural person's prospect post cell, address on postfilter, no winning opt_in"
+            }
             "9" => "the winning preference is opt_in",
             "9a" => "a rule in force makes the cell consent only",
             "10" => "the cell needs explicit consent",
@@ -284,24 +286,19 @@ pub struct Decided {
 }
 
 /// Decides every cell of a record (its relation's slots, in slot order), calling `each`.
-pub fn decide_record(
-    rec: &RecordFacts,
-    terms: &Terms,
-    law: &LawAt,
-    mut each: impl FnMut(Decided),
-) {
+pub fn decide_record(rec: &RecordFacts, terms: &Terms, law: &LawAt, mut each: impl FnMut(Decided)) {
     let as_of = law.as_of;
     let past_retention = as_of >= rec.retain_until(terms);
     let record_has_opt_in = rec.has_opt_in();
     // a record's cells share a few terms: each term's end is computed once
     let mut ends: Vec<(u32, NaiveDate)> = Vec::with_capacity(4);
-    let mut end = |m: u32| match ends.iter().find(|e| e.0 == m) {
-        Some(e) => e.1,
-        None => {
-            let d = add_months(rec.anchor, m);
-            ends.push((m, d));
-            d
+    let mut end = |m: u32| {
+        if let Some(e) = ends.iter().find(|e| e.0 == m) {
+            return e.1;
         }
+        let d = add_months(rec.anchor, m);
+        ends.push((m, d));
+        d
     };
     for slot in Slot::of_relation(rec.relation) {
         let ch = slot.channel();
@@ -501,7 +498,10 @@ mod tests {
         let outcomes: std::collections::BTreeSet<usize> = Reason::ALL
             .iter()
             .map(|r| NotEligible(*r).outcome())
-            .chain([Eligible(Basis::Consent).outcome(), Eligible(Basis::Term).outcome()])
+            .chain([
+                Eligible(Basis::Consent).outcome(),
+                Eligible(Basis::Term).outcome(),
+            ])
             .collect();
         assert_eq!(outcomes.len(), Decision::OUTCOMES);
     }

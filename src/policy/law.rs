@@ -141,7 +141,9 @@ impl Rule {
     pub fn binds(&self, slot: Slot, recipient: Recipient) -> bool {
         self.channels.contains(&slot.channel())
             && self.recipients.include(recipient)
-            && self.relation.is_none_or(|r| r == slot.category().relation())
+            && self
+                .relation
+                .is_none_or(|r| r == slot.category().relation())
     }
 
     pub fn channels_text(&self) -> String {
@@ -289,7 +291,7 @@ impl Law {
             .iter()
             .enumerate()
             .map(|(k, &start)| {
-                let end = cuts.get(k).and_then(|next| next.pred_opt());
+                let end = cuts.get(k).and_then(NaiveDate::pred_opt);
                 // a day of the piece, to ask which rules are in force on it
                 let day = start.or(end).unwrap_or_default();
                 let cap = capping
@@ -420,14 +422,12 @@ fn resolve(r: &RawRule, at: &str, problems: &mut Vec<String>) -> Option<Rule> {
         }
     };
     let mut date = |key: &str, v: &Option<String>| {
-        v.as_ref()
-            .and_then(|v| match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-                Ok(d) => Some(d),
-                Err(_) => {
-                    problems.push(format!("{at}: {key} `{v}` is not a YYYY-MM-DD date"));
-                    None
-                }
-            })
+        let v = v.as_ref()?;
+        let d = NaiveDate::parse_from_str(v, "%Y-%m-%d").ok();
+        if d.is_none() {
+            problems.push(format!("{at}: {key} `{v}` is not a YYYY-MM-DD date"));
+        }
+        d
     };
     let (from, until) = (date("from", &r.from), date("until", &r.until));
     if let (Some(f), Some(u)) = (from, until) {
@@ -460,7 +460,9 @@ fn resolve(r: &RawRule, at: &str, problems: &mut Vec<String>) -> Option<Rule> {
         }
     };
     if r.source.trim().is_empty() {
-        problems.push(format!("{at}: source is empty: say where the rule comes from"));
+        problems.push(format!(
+            "{at}: source is empty: say where the rule comes from"
+        ));
     }
     (problems.len() == n).then(|| Rule {
         id: r.id.clone(),
@@ -632,8 +634,16 @@ mod tests {
         assert!(!prospect("2030-01-01", Recipient::Organisation));
         let email = Slot::of(Category::Prospects, Channel::Email);
         for who in [Recipient::Person, Recipient::Organisation] {
-            assert!(law.at(d("2009-10-01")).cell(email, who).consent_only.is_some());
-            assert!(law.at(d("2009-09-30")).cell(email, who).consent_only.is_none());
+            assert!(law
+                .at(d("2009-10-01"))
+                .cell(email, who)
+                .consent_only
+                .is_some());
+            assert!(law
+                .at(d("2009-09-30"))
+                .cell(email, who)
+                .consent_only
+                .is_none());
         }
         let post = Slot::of(Category::Prospects, Channel::Post);
         let pf = |day: &str, who| law.at(d(day)).cell(post, who).postfilter.is_some();
@@ -664,12 +674,18 @@ mod tests {
         );
         assert_eq!(
             dated("2020-07-01", "2018-01-01", TERM_48),
-            ("2021-01-01".into(), Some("nl-code-telemarketing-2020".into()))
+            (
+                "2021-01-01".into(),
+                Some("nl-code-telemarketing-2020".into())
+            )
         );
         // the cap starts on 2020-06-01: a term past 36 months ends that day
         assert_eq!(
             dated("2020-05-31", "2017-03-01", TERM_48),
-            ("2020-06-01".into(), Some("nl-code-telemarketing-2020".into()))
+            (
+                "2020-06-01".into(),
+                Some("nl-code-telemarketing-2020".into())
+            )
         );
         // a term that ended before any rule is the policy's own
         assert_eq!(

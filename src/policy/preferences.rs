@@ -83,9 +83,27 @@ mod tests {
     fn latest_wins_and_opt_out_wins_a_tie() {
         let mut w: Winners = [None; Slot::COUNT];
         let news_email = Slot::of(Category::Newsletter, Channel::Email);
-        enter(&mut w, row(5, Preference::OptIn, 2), "*", "*", Relation::Customer);
-        enter(&mut w, row(5, Preference::OptOut, 3), "newsletter", "email", Relation::Customer);
-        enter(&mut w, row(4, Preference::OptIn, 4), "newsletter", "*", Relation::Customer);
+        enter(
+            &mut w,
+            row(5, Preference::OptIn, 2),
+            "*",
+            "*",
+            Relation::Customer,
+        );
+        enter(
+            &mut w,
+            row(5, Preference::OptOut, 3),
+            "newsletter",
+            "email",
+            Relation::Customer,
+        );
+        enter(
+            &mut w,
+            row(4, Preference::OptIn, 4),
+            "newsletter",
+            "*",
+            Relation::Customer,
+        );
         assert_eq!(w[news_email.index()].map(|c| c.line), Some(3));
         let news_sms = Slot::of(Category::Newsletter, Channel::Sms);
         assert_eq!(w[news_sms.index()].map(|c| c.line), Some(2));

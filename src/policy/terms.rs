@@ -100,10 +100,10 @@ mod tests {
 
     #[test]
     fn the_contract_policy_table() {
-        let t = Terms::contract_default();
-        let at = |c, h| t.cell(Slot::of(c, h));
         use Category::*;
         use Channel::*;
+        let t = Terms::contract_default();
+        let at = |c, h| t.cell(Slot::of(c, h));
         for h in Channel::ALL {
             assert_eq!(at(AftersalesService, h).months, 48);
             assert_eq!(at(Prospects, h).months, 3);

@@ -42,11 +42,11 @@ fn contact_points_follow_the_contract() {
     let x = work.path("x");
     work.write(
         "x/customers.csv",
-        "dealer_id;customer_id;registered_on;initials;infix;last_name;company_name;street;house_number;house_number_suffix;postcode;city;country;email;phone;mobile;app_id\n\
-         D1;c1;2020-01-01;J.P.;van der;Berg;;Kerkstraat;12;a;1234ab;Ede;Nederland;Jan@Example.NL;0341-456789;06-12345678;app-1\n\
-         D1;c2;2020-01-01;;;;Garage Bos B.V.;Rue Neuve;3;;1000;Brussel;BE;geen;+32 2 511 22 33;;\n\
-         D1;c3;2020-01-01;K.;;Smit;;;;;;;;k@smit.nl;;;\n\
-         D1;c4;2020-01-01;;;Vos;;;;;;;;;06-11111111;06-22222222;\n",
+        "dealer_id;customer_id;registered_on;initials;infix;last_name;company_name;kind;street;house_number;house_number_suffix;postcode;city;country;email;phone;mobile;app_id\n\
+         D1;c1;2020-01-01;J.P.;van der;Berg;;organisation;Kerkstraat;12;a;1234ab;Ede;Nederland;Jan@Example.NL;0341-456789;06-12345678;app-1\n\
+         D1;c2;2020-01-01;;;;Garage Bos B.V.;;Rue Neuve;3;;1000;Brussel;BE;geen;+32 2 511 22 33;;\n\
+         D1;c3;2020-01-01;K.;;Smit;;;;;;;;;k@smit.nl;;;\n\
+         D1;c4;2020-01-01;;;Vos;;organisation;;;;;;;;06-11111111;06-22222222;\n",
     );
     work.write(
         "x/invoices.csv",
@@ -69,7 +69,8 @@ fn contact_points_follow_the_contract() {
     let a = dataset(&run, "audiences");
 
     // c1: e-mail lowercased; sms the mobile; phone by term skips the number on do_not_call,
-    // phone by consent calls the first valid number; postal lines normalised
+    // phone by consent calls the first valid number; postal lines normalised (c1 and c4 are
+    // organisations by `kind`: only they may be called by term since 2026-07-01)
     let email = rows(&a, "c1", "newsletter", "email");
     assert_eq!(email.len(), 1);
     assert_eq!(get(&email[0], "email"), Some("jan@example.nl"));
@@ -263,7 +264,7 @@ fn audiences_are_the_eligible_cells() {
                         .delimiter(b';')
                         .from_path(&p)
                         .unwrap();
-                    assert_eq!(r.headers().unwrap().len(), 22);
+                    assert_eq!(r.headers().unwrap().len(), 23);
                     csv_rows += r.records().count();
                 }
             }

@@ -50,6 +50,7 @@ fn expiring_lists_the_term_cells_that_end_within_n_days() {
                 col("channel"),
                 col("anchor_date"),
                 col("expires_on"),
+                col("law"),
                 (col("expires_on") - from)
                     .dt()
                     .total_days(false)

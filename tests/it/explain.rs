@@ -21,8 +21,9 @@ fn as_of() -> NaiveDate {
 }
 
 /// Every cell `run` wrote for the sample, per record: (category, channel) -> (eligible,
-/// basis, reason, expires_on).
-type Cells = BTreeMap<(String, String), (bool, Option<String>, Option<String>, String)>;
+/// basis, reason, expires_on, law).
+type Cells =
+    BTreeMap<(String, String), (bool, Option<String>, Option<String>, String, Option<String>)>;
 
 #[test]
 fn explain_agrees_with_run_on_every_sample_record() {
@@ -44,6 +45,7 @@ fn explain_agrees_with_run_on_every_sample_record() {
             text(&e, "basis", i),
             text(&e, "reason", i),
             text(&e, "expires_on", i).unwrap(),
+            text(&e, "law", i),
         );
         by_record.entry(rec).or_default().insert(cell, v);
     }
@@ -75,6 +77,7 @@ fn explain_agrees_with_run_on_every_sample_record() {
     }
     let dealers: Vec<String> = {
         let mut d: Vec<String> = ids.iter().map(|i| i.0.clone()).collect();
+        d.sort();
         d.dedup();
         d
     };
@@ -97,6 +100,7 @@ fn explain_agrees_with_run_on_every_sample_record() {
                             c.outcome.basis.map(str::to_string),
                             c.outcome.reason.map(str::to_string),
                             c.expires_on.clone(),
+                            c.outcome.law.clone(),
                         );
                         assert_eq!(Some(&got), cells.get(&key), "{rec:?} {key:?}");
                         let audience = contacts.get(&(
@@ -223,7 +227,7 @@ fn explain_text_and_json() {
         .find(|c| c["category"] == "sales_actions" && c["channel"] == "email")
         .unwrap();
     assert_eq!(tie["reason"], "opted_out");
-    assert_eq!(tie["rule"], 6);
+    assert_eq!(tie["rule"], "6", "a string: the table has rules 8a and 9a");
     assert_eq!(tie["preference"]["status"], "opt_out");
     assert_eq!(
         tie["beaten"][0]["status"], "opt_in",

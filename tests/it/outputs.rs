@@ -79,7 +79,8 @@ fn hive_partitioned_by_dealer_with_the_key_in_folder_names_only() {
             "expires_on",
             "eligible",
             "basis",
-            "reason"
+            "reason",
+            "law"
         ]
     );
     assert_eq!(file.column("anchor_date").unwrap().dtype(), &DataType::Date);

@@ -8,13 +8,15 @@ use polars::prelude::*;
 pub const AS_OF: &str = "2026-11-22";
 
 /// The contract's tables, in its order.
-pub const TABLES: [&str; 6] = [
+pub const TABLES: [&str; 8] = [
     "customers",
     "invoices",
     "vehicles",
     "preferences",
     "requests",
     "do_not_call",
+    "postfilter",
+    "deceased_register",
 ];
 
 pub fn repo() -> PathBuf {
