@@ -7,7 +7,6 @@
 use phonenumber::{Mode, Type};
 use polars::prelude::PlHashSet;
 
-use crate::policy::Channel;
 use crate::values::is_trim_char;
 
 /// Which of a record's two number columns a phone contact point comes from.
@@ -41,16 +40,6 @@ pub struct Reach {
 }
 
 impl Reach {
-    pub fn channel(&self, c: Channel) -> bool {
-        match c {
-            Channel::Email => self.email,
-            Channel::Sms => self.sms.is_some(),
-            Channel::App => self.app,
-            Channel::Post => self.post,
-            Channel::Phone => self.phone_first.is_some(),
-        }
-    }
-
     /// Every valid phone number is on do_not_call (and there is one).
     pub fn all_numbers_do_not_call(&self) -> bool {
         self.phone_first.is_some() && self.phone_free.is_none()

@@ -40,6 +40,18 @@ pub enum Error {
         problems: Vec<String>,
     },
 
+    #[error("{}: cannot read the law table: {source}", path.display())]
+    LawUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("{}: {} problem(s) in the law table:\n  {}", path.display(), problems.len(), problems.join("\n  "))]
+    Law {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+
     #[error("{0}")]
     Usage(String),
 
@@ -87,7 +99,10 @@ pub enum Error {
 impl Error {
     pub fn exit(&self) -> Exit {
         match self {
-            Error::PipelineUnreadable { .. } | Error::Pipeline { .. } => Exit::Config,
+            Error::PipelineUnreadable { .. }
+            | Error::Pipeline { .. }
+            | Error::LawUnreadable { .. }
+            | Error::Law { .. } => Exit::Config,
             Error::Usage(_) => Exit::Usage,
             Error::NoInputDir { .. } | Error::MissingTable { .. } => Exit::NoInput,
             Error::MissingColumn { .. } | Error::Extract { .. } | Error::Unreadable { .. } => {

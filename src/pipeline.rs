@@ -210,7 +210,7 @@ impl Pipeline {
         }
         Ok(Pipeline {
             path: PathBuf::new(),
-            sha256: hex(&Sha256::digest(text.as_bytes())),
+            sha256: crate::values::hex(&Sha256::digest(text.as_bytes())),
             input_dir: raw.input.dir.map(|d| base.join(d)),
             output_dir: base.join(raw.output.dir.unwrap_or_else(|| "out".into())),
             csv,
@@ -228,16 +228,6 @@ impl Pipeline {
 
 fn toml_error(e: &toml::de::Error) -> String {
     e.to_string().trim_end().replace('\n', "\n  ")
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 fn resolve_csv(raw: &RawInput, problems: &mut Vec<String>) -> CsvOptions {

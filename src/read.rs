@@ -13,10 +13,10 @@ use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::pipeline::{hex, CsvOptions};
+use crate::pipeline::CsvOptions;
 use crate::progress::Progress;
 use crate::schema::Table;
-use crate::values::clean;
+use crate::values::{clean, hex};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -262,6 +262,17 @@ pub fn from_epoch_days(days: i32) -> NaiveDate {
     NaiveDate::default() + Duration::days(i64::from(days))
 }
 
+/// Bytes as lowercase hexadecimal (sha256 digests in the manifest).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::cell::{Recipient, Relation, Slot};
+use super::cell::{Channel, Recipient, Relation, Slot};
 use super::law::{LawAt, RuleRef};
 use super::preferences::{has_opt_in, Preference, Winners};
 use super::terms::Terms;
@@ -276,6 +276,17 @@ pub fn erasure(rec: &RecordFacts, terms: &Terms, as_of: NaiveDate) -> Option<Rea
     }
 }
 
+/// Rule 7's question: does the channel have a contact point (phone: some valid number)?
+pub fn reachable(r: &Reach, ch: Channel) -> bool {
+    match ch {
+        Channel::Email => r.email,
+        Channel::Sms => r.sms.is_some(),
+        Channel::App => r.app,
+        Channel::Post => r.post,
+        Channel::Phone => r.phone_first.is_some(),
+    }
+}
+
 /// One decided cell.
 #[derive(Clone, Copy, Debug)]
 pub struct Decided {
@@ -316,9 +327,8 @@ pub fn decide_record(rec: &RecordFacts, terms: &Terms, law: &LawAt, mut each: im
                 .winners
                 .and_then(|w| w[slot.index()])
                 .map(|c| c.preference),
-            reachable: rec.reach.channel(ch),
-            all_numbers_do_not_call: ch == crate::policy::Channel::Phone
-                && rec.reach.all_numbers_do_not_call(),
+            reachable: reachable(&rec.reach, ch),
+            all_numbers_do_not_call: ch == Channel::Phone && rec.reach.all_numbers_do_not_call(),
             postfilter: cell.postfilter.filter(|_| rec.on_postfilter),
             consent_by_law: cell.consent_only,
             needs_consent: terms.cell(slot).explicit_consent,
@@ -585,7 +595,7 @@ mod tests {
                 let n = cells.len();
                 for d in cells {
                     if let Decision::Eligible(basis) = d.verdict.decision {
-                        prop_assert!(rec.reach.channel(d.slot.channel()));
+                        prop_assert!(reachable(&rec.reach, d.slot.channel()));
                         if basis == Basis::Term {
                             prop_assert!(!terms.cell(d.slot).explicit_consent);
                             prop_assert!(as_of < d.expires);

@@ -15,9 +15,8 @@ use sha2::{Digest, Sha256};
 use super::cell::{Channel, Recipient, Relation, Slot};
 use super::terms::CellPolicy;
 use crate::error::Error;
-use crate::pipeline::hex;
 use crate::schema::CHANNELS;
-use crate::values::add_months;
+use crate::values::{add_months, hex};
 
 /// The law table the binary carries.
 pub const BUILT_IN: &str = include_str!("../../law/nl.toml");
@@ -187,11 +186,11 @@ impl Law {
 
     /// A law table file; every problem in it is listed at once.
     pub fn load(path: &Path) -> Result<Law, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::PipelineUnreadable {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::LawUnreadable {
             path: path.to_path_buf(),
             source: e,
         })?;
-        Law::parse(&text, &path.display().to_string()).map_err(|problems| Error::Pipeline {
+        Law::parse(&text, &path.display().to_string()).map_err(|problems| Error::Law {
             path: PathBuf::from(path),
             problems,
         })

@@ -582,7 +582,13 @@ fn a_law_file_of_the_pipelines_own() {
     );
     let o = work.cmd(&["law", "--pipeline", pipeline.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(78));
-    assert!(stderr(&o).contains("law.toml") && stderr(&o).contains("`fax`"));
+    let err = stderr(&o);
+    assert!(
+        err.contains("law.toml")
+            && err.contains("problem(s) in the law table")
+            && err.contains("`fax`"),
+        "{err}"
+    );
 }
 
 #[test]
