@@ -20,7 +20,7 @@ use crate::read::{self, file_name};
 use crate::records::{Outside, Records};
 use crate::run::{self, Job};
 use crate::schema::Table;
-use crate::validate::{self, Context};
+use crate::validate::Context;
 use crate::values::{clean, from_epoch_days};
 
 /// One dealer's rows of the extract, validated and joined.
@@ -52,12 +52,7 @@ pub fn load(job: &Job, dealer: &str, progress: &Progress) -> Result<Dealer> {
     let (whole, sources): (Vec<read::Source>, Vec<read::Source>) =
         sources.into_iter().partition(|s| !s.table.has_dealer());
     let mut files: BTreeMap<Table, String> = BTreeMap::new();
-    let mut checked = Vec::new();
-    for s in &whole {
-        let raw = read::read(s, csv, progress)?;
-        checked.push((s.table, validate::check(&raw, &ctx, None, None)?.valid));
-    }
-    let outside = Outside::new(&checked.iter().map(|(t, v)| (*t, v)).collect::<Vec<_>>())?;
+    let (outside, _, _) = run::check_outside(&whole, csv, &ctx, progress)?;
     // only the dealer's rows: a dealer's decisions never depend on another dealer's rows
     let tables = sources.iter().map(|s| {
         files.insert(s.table, file_name(&s.path));

@@ -261,20 +261,8 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         sources.into_iter().partition(|s| !s.table.has_dealer());
     let buckets = route::buckets(&sources, job.pipeline.buckets);
     let routed = route::route(&sources, csv, buckets, &spill, progress, route::PIECE_BYTES)?;
-    let mut inputs = Vec::new();
-    let mut outside_checked = Vec::new();
-    for s in &outside_sources {
-        let raw = read::read(s, csv, progress)?;
-        let c = validate::check(&raw, &ctx, None, records::columns_used(s.table))?;
-        inputs.push(input(s, raw.sha256, raw.bytes, c.stats.clone()));
-        outside_checked.push((s.table, c));
-    }
-    let outside = Outside::new(
-        &outside_checked
-            .iter()
-            .map(|(t, c)| (*t, &c.valid))
-            .collect::<Vec<_>>(),
-    )?;
+    let (outside, mut inputs, outside_quarantine) =
+        check_outside(&outside_sources, csv, &ctx, progress)?;
     let law = job.pipeline.law.at(job.as_of);
     progress.step(format!(
         "split {} into {buckets} buckets of dealers",
@@ -336,7 +324,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         inputs.push(input(&r.source, r.sha256.clone(), r.bytes, stats));
     }
     let mut quarantine_parts: Vec<&DataFrame> = done.iter().flat_map(|b| &b.quarantine).collect();
-    quarantine_parts.extend(outside_checked.iter().map(|(_, c)| &c.quarantine));
+    quarantine_parts.extend(&outside_quarantine);
     inputs.sort_by_key(|i| Table::ALL.iter().position(|t| t.name() == i.table));
     for i in &inputs {
         progress.step(format!(
@@ -572,6 +560,28 @@ fn bucket(
         written,
         counts: merge_counts(per_dealer.into_iter().flat_map(|(_, c)| c)),
     })
+}
+
+/// Reads and checks the tables that name no dealer (do_not_call, the registers), each whole:
+/// what every dealer's decisions look up, the inputs' counts, the quarantined rows.
+pub fn check_outside(
+    sources: &[Source],
+    csv: &crate::pipeline::CsvOptions,
+    ctx: &Context,
+    progress: &Progress,
+) -> Result<(Outside, Vec<Input>, Vec<DataFrame>)> {
+    let mut inputs = Vec::new();
+    let mut valid = Vec::new();
+    let mut quarantine = Vec::new();
+    for s in sources {
+        let raw = read::read(s, csv, progress)?;
+        let c = validate::check(&raw, ctx, None, records::columns_used(s.table))?;
+        inputs.push(input(s, raw.sha256, raw.bytes, c.stats));
+        valid.push((s.table, c.valid));
+        quarantine.push(c.quarantine);
+    }
+    let outside = Outside::new(&valid.iter().map(|(t, v)| (*t, v)).collect::<Vec<_>>())?;
+    Ok((outside, inputs, quarantine))
 }
 
 /// Some dealers' tables, validated and joined.
