@@ -9,6 +9,7 @@ use crate::error::{Error, Exit, Result};
 use crate::pipeline::Pipeline;
 use crate::progress::Progress;
 use crate::run::{self, Job};
+use crate::schema::Table;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -42,6 +43,10 @@ pub enum Command {
         /// No progress lines on stderr.
         #[arg(long, short)]
         quiet: bool,
+        /// Publish even though this table's valid rows dropped more than its limit since the
+        /// previous published night (or it is an empty required table); repeatable.
+        #[arg(long, value_name = "TABLE", value_parser = parse_table)]
+        accept_shrink: Vec<Table>,
     },
     /// Generate a realistic extract of any size (deterministic for the same arguments).
     Generate {
@@ -114,6 +119,18 @@ pub enum GenFormat {
     Parquet,
 }
 
+fn parse_table(s: &str) -> std::result::Result<Table, String> {
+    Table::ALL
+        .into_iter()
+        .find(|t| t.name() == s)
+        .ok_or_else(|| {
+            format!(
+                "`{s}` is not a table; tables are {}",
+                Table::ALL.map(Table::name).join(", ")
+            )
+        })
+}
+
 fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("`{s}` is not a YYYY-MM-DD date"))
 }
@@ -127,14 +144,16 @@ pub fn main(cli: Cli) -> Result<Exit> {
             input,
             out,
             quiet,
+            accept_shrink,
         } => {
             let progress = Progress::new(quiet);
-            let job = Job::new(
+            let mut job = Job::new(
                 Pipeline::load(&pipeline)?,
                 as_of.unwrap_or_else(run::today),
                 input,
                 out,
             )?;
+            job.accept_shrink = accept_shrink;
             let report = run::run(&job, &progress)?;
             print!("{}", report.summary());
             Ok(Exit::Ok)

@@ -17,6 +17,7 @@ pub enum Exit {
     Software = 70,
     CantCreate = 73,
     IoErr = 74,
+    TempFail = 75,
     Config = 78,
 }
 
@@ -92,6 +93,12 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("the extract shrank, so nothing was published:\n  {}\nif the drop is real, run again with --accept-shrink TABLE (or raise [guard] max_drop_percent)", problems.join("\n  "))]
+    Shrink { problems: Vec<String> },
+
+    #[error("{}: another run (process {holder}) is writing this output root; try again when it has ended", path.display())]
+    Locked { path: PathBuf, holder: String },
+
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -105,14 +112,24 @@ impl Error {
             | Error::Law { .. } => Exit::Config,
             Error::Usage(_) => Exit::Usage,
             Error::NoInputDir { .. } | Error::MissingTable { .. } => Exit::NoInput,
-            Error::MissingColumn { .. } | Error::Extract { .. } | Error::Unreadable { .. } => {
-                Exit::DataErr
-            }
+            Error::MissingColumn { .. }
+            | Error::Extract { .. }
+            | Error::Unreadable { .. }
+            | Error::Shrink { .. } => Exit::DataErr,
             Error::Io { .. } => Exit::IoErr,
+            Error::Output { source, .. } if disk_full(source) => Exit::IoErr,
             Error::Output { .. } => Exit::CantCreate,
+            Error::Locked { .. } => Exit::TempFail,
             Error::Internal(_) => Exit::Software,
         }
     }
+}
+
+/// The disk (or the process's file size limit or quota) is full: worth a retry once space is
+/// freed, unlike a permission problem.
+fn disk_full(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{FileTooLarge, QuotaExceeded, StorageFull};
+    matches!(e.kind(), StorageFull | FileTooLarge | QuotaExceeded)
 }
 
 impl From<polars::error::PolarsError> for Error {

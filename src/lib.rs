@@ -16,6 +16,7 @@ pub mod contact;
 pub mod error;
 pub mod explain;
 pub mod generate;
+pub mod guard;
 pub mod manifest;
 pub mod parallel;
 pub mod pipeline;

@@ -8,6 +8,12 @@ use eligibility::Exit;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // a bug anywhere, on any thread, ends the run with a clear message and exit 70 (the run
+    // folder is not published; the next run clears what this one left)
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("internal error (a bug: please report it with this message): {info}");
+        std::process::exit(Exit::Software as i32);
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -13,8 +13,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::guard::ShrinkLimits;
 use crate::policy::{Category, Channel, Law, Policy, Terms};
-use crate::schema::{CATEGORIES, CHANNELS};
+use crate::schema::{Table, CATEGORIES, CHANNELS};
 use crate::values::DateFormat;
 
 #[derive(Deserialize, Default)]
@@ -31,6 +32,14 @@ struct RawPipeline {
     run: RawRun,
     #[serde(default)]
     law: RawLaw,
+    #[serde(default)]
+    guard: RawGuard,
+}
+
+#[derive(Deserialize, Default)]
+struct RawGuard {
+    #[serde(default)]
+    max_drop_percent: BTreeMap<String, i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -120,6 +129,8 @@ pub struct Pipeline {
     pub law_file: Option<PathBuf>,
     /// The law table: the built-in one, or `[law] file`.
     pub law: Law,
+    /// How far a table's valid rows may drop from the previous published night.
+    pub shrink: ShrinkLimits,
 }
 
 impl Pipeline {
@@ -200,6 +211,7 @@ impl Pipeline {
                 30
             }
         };
+        let shrink = resolve_guard(&raw.guard, &mut problems);
         let audiences = raw.output.audiences.unwrap_or(true);
         let audiences_csv = raw.output.audiences_csv.unwrap_or(false);
         if audiences_csv && !audiences {
@@ -222,8 +234,32 @@ impl Pipeline {
             audiences_csv,
             law_file: raw.law.file.map(|f| base.join(f)),
             law: Law::built_in(),
+            shrink,
         })
     }
+}
+
+fn resolve_guard(raw: &RawGuard, problems: &mut Vec<String>) -> ShrinkLimits {
+    let mut limits = ShrinkLimits::default();
+    for (key, v) in &raw.max_drop_percent {
+        let Some(p) = u32::try_from(*v).ok().filter(|p| *p <= 100) else {
+            problems.push(format!(
+                "guard.max_drop_percent.{key}: {v} is not a percentage from 0 to 100"
+            ));
+            continue;
+        };
+        match (key.as_str(), Table::ALL.iter().find(|t| t.name() == key)) {
+            ("default", _) => limits.default = p,
+            (_, Some(t)) => {
+                limits.tables.insert(*t, p);
+            }
+            _ => problems.push(format!(
+                "guard.max_drop_percent.{key}: unknown table; use `default` or one of {}",
+                Table::ALL.map(Table::name).join(", ")
+            )),
+        }
+    }
+    limits
 }
 
 fn toml_error(e: &toml::de::Error) -> String {
@@ -391,6 +427,9 @@ mod tests {
             bucket_rows = 0
             [output]
             expiring_days = -5
+            [guard.max_drop_percent]
+            invoices = 120
+            orders = 5
             "#,
             Path::new("."),
         )
@@ -407,6 +446,8 @@ mod tests {
             "run.buckets: 0",
             "run.bucket_rows: 0",
             "output.expiring_days: -5",
+            "guard.max_drop_percent.invoices: 120",
+            "guard.max_drop_percent.orders: unknown table",
         ] {
             assert!(all.contains(needle), "{needle} not in:\n{all}");
         }

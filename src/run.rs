@@ -13,6 +13,7 @@ use crate::audience;
 use crate::cells;
 use crate::changes;
 use crate::error::{Error, Result};
+use crate::guard;
 use crate::manifest::{CellCount, Input, LawUsed, Manifest, Reading};
 use crate::parallel::in_parallel;
 use crate::pipeline::Pipeline;
@@ -33,6 +34,8 @@ pub struct Job {
     pub as_of: NaiveDate,
     pub input: PathBuf,
     pub out: PathBuf,
+    /// Tables whose drop since the previous night the operator accepts (`--accept-shrink`).
+    pub accept_shrink: Vec<Table>,
 }
 
 impl Job {
@@ -57,6 +60,7 @@ impl Job {
             as_of,
             input,
             out,
+            accept_shrink: Vec::new(),
         })
     }
 }
@@ -336,6 +340,13 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
             i.stats.exact_duplicates
         ));
     }
+    let previous = changes::previous_run(&job.out, job.as_of);
+    guard::check(
+        &inputs,
+        previous.as_ref().map(|(d, p)| (*d, p.as_path())),
+        &job.pipeline.shrink,
+        &job.accept_shrink,
+    )?;
     let mut outputs = Outputs::new();
     let audiences = [
         job.pipeline.audiences.then_some("audiences"),
@@ -364,7 +375,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     lap("buckets");
     write::fail_point("eligibility_written");
 
-    let since = match changes::previous_run(&job.out, job.as_of) {
+    let since = match previous {
         None => changes::Since {
             previous_as_of: None,
             note: "no earlier published run in the output folder: changes/ is empty".into(),

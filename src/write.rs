@@ -33,6 +33,8 @@ pub struct RunDir {
     pub tmp: PathBuf,
     pub target: PathBuf,
     published: bool,
+    /// The output root's lock, held until the run ends.
+    _lock: fs::File,
 }
 
 /// What was written to one dataset folder.
@@ -52,9 +54,11 @@ fn out_err(path: &Path, source: std::io::Error) -> Error {
 }
 
 impl RunDir {
-    /// Prepares `<root>/.as_of=DATE.tmp-PID/`, clearing what killed runs left behind.
+    /// Takes the output root's lock (`Error::Locked` while another run holds it), then
+    /// prepares `<root>/.as_of=DATE.tmp-PID/`, clearing what killed runs left behind.
     pub fn begin(root: &Path, as_of: NaiveDate) -> Result<RunDir> {
         fs::create_dir_all(root).map_err(|e| out_err(root, e))?;
+        let lock = lock(root)?;
         clear_leftovers(root);
         let name = format!("as_of={as_of}");
         let tmp = root.join(format!(".{name}.tmp-{}", std::process::id()));
@@ -66,6 +70,7 @@ impl RunDir {
             tmp,
             target: root.join(name),
             published: false,
+            _lock: lock,
         })
     }
 
@@ -171,6 +176,39 @@ impl RunDir {
     }
 }
 
+/// An advisory lock on `<root>/.lock` (`flock`), so that two runs never write one output root
+/// at once: the second fails with `Error::Locked` naming the holder's process id. The kernel
+/// releases the lock when the holder ends, however it ends.
+fn lock(root: &Path) -> Result<fs::File> {
+    use std::io::{Read, Seek, Write};
+    use std::os::unix::io::AsRawFd;
+    let path = root.join(".lock");
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| out_err(&path, e))?;
+    // SAFETY: flock on a descriptor this function owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::WouldBlock {
+            return Err(out_err(&path, err));
+        }
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        return Err(Error::Locked {
+            path,
+            holder: holder.trim().to_string(),
+        });
+    }
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "{}", std::process::id());
+    Ok(file)
+}
+
 /// Where the published folder `target` waits while process `pid` puts a new one in place.
 fn aside(target: &Path, pid: u32) -> PathBuf {
     let name = target.file_name().unwrap_or_default().to_string_lossy();
@@ -213,11 +251,19 @@ fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
     Err(std::io::ErrorKind::Unsupported.into())
 }
 
-/// Test hook: `ELIGIBILITY_ABORT_AT=<point>` aborts the process there, as a kill would.
+/// Test hook: `ELIGIBILITY_ABORT_AT=<point>` aborts the process there, as a kill would;
+/// `ELIGIBILITY_ABORT_AT=panic:<point>` panics there, as a bug would.
 pub(crate) fn fail_point(point: &str) {
-    if std::env::var("ELIGIBILITY_ABORT_AT").is_ok_and(|v| v == point) {
+    let Ok(at) = std::env::var("ELIGIBILITY_ABORT_AT") else {
+        return;
+    };
+    if at == point {
         std::process::abort();
     }
+    assert!(
+        at.strip_prefix("panic:") != Some(point),
+        "test hook: a panic at {point}"
+    );
 }
 
 impl Drop for RunDir {
@@ -495,11 +541,20 @@ impl CsvPart {
     }
 }
 
-/// An output error from something other than `std::io` (polars' writer).
+/// An output error from something other than `std::io` (polars' writer), keeping a full
+/// disk recognisable (its exit code differs from a permission problem's).
 pub(crate) fn output_error(path: &Path, e: &dyn std::fmt::Display) -> Error {
+    let text = e.to_string();
+    let kind = if text.contains("os error 28") {
+        std::io::ErrorKind::StorageFull
+    } else if text.contains("os error 27") {
+        std::io::ErrorKind::FileTooLarge
+    } else {
+        std::io::ErrorKind::Other
+    };
     Error::Output {
         path: path.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
+        source: std::io::Error::new(kind, text),
     }
 }
 

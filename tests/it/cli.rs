@@ -137,15 +137,45 @@ fn the_summary_counts_tables_and_cells() {
     );
 }
 
+/// An extract without rows fails the truncation guard; accepted, it publishes an empty run
+/// whose dataset folders exist.
 #[test]
-fn an_extract_without_rows_publishes_an_empty_run() {
+fn an_extract_without_rows_publishes_an_empty_run_only_when_accepted() {
     let work = Workdir::new();
     work.write("x/customers.csv", "dealer_id;customer_id;registered_on\n");
     work.write(
         "x/invoices.csv",
         "dealer_id;invoice_id;customer_id;invoice_date\n",
     );
-    work.run("pipelines/sample.toml", &work.path("x"), "out");
-    let run = work.run_dir("out");
+    let o = work.try_run("pipelines/sample.toml", Some(&work.path("x")), "out", &[]);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(!work.run_dir("out").exists());
+    let p = repo().join("pipelines/sample.toml");
+    let x = work.path("x");
+    let out = work.path("out");
+    assert_ok(&work.cmd(&[
+        "run",
+        "--quiet",
+        "--pipeline",
+        p.to_str().unwrap(),
+        "--input",
+        x.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--accept-shrink",
+        "customers",
+        "--accept-shrink",
+        "invoices",
+    ]));
+    let run = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("as_of=")
+        })
+        .unwrap();
     assert!(run.join("eligibility").is_dir() && run.join("_SUCCESS").exists());
 }

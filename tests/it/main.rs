@@ -8,6 +8,7 @@ mod explain;
 mod generate;
 mod law;
 mod outputs;
+mod reliability;
 mod rules;
 mod snapshots_text;
 mod support;
