@@ -9,10 +9,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     // a bug anywhere, on any thread, ends the run with a clear message and exit 70 (the run
-    // folder is not published; the next run clears what this one left)
+    // folder is not published; the next run clears what this one left); a corrupt Parquet
+    // input that panics polars' reader is bad data, caught where it is read
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("internal error (a bug: please report it with this message): {info}");
-        std::process::exit(Exit::Software as i32);
+        if !eligibility::read::in_guarded_read() {
+            eprintln!("internal error (a bug: please report it with this message): {info}");
+            std::process::exit(Exit::Software as i32);
+        }
     }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -149,9 +149,11 @@ pub fn header(source: &Source, csv: &CsvOptions) -> Result<(Vec<String>, Vec<Opt
         }
         Format::Parquet => {
             let file = open(&source.path)?;
-            let schema = ParquetReader::new(file)
-                .schema()
-                .map_err(|e| unreadable(&source.path, None, e.to_string()))?;
+            let schema = guarded(&source.path, || {
+                ParquetReader::new(file)
+                    .schema()
+                    .map_err(|e| unreadable(&source.path, None, e.to_string()))
+            })?;
             schema.iter_names().map(PlSmallStr::to_string).collect()
         }
     };
@@ -201,6 +203,55 @@ pub(crate) fn open(path: &Path) -> Result<File> {
         path: path.to_path_buf(),
         source: e,
     })
+}
+
+/// Readers of input Parquet files at work; while there are any, a panic is that reader's
+/// (see `guarded`) and the binary's panic hook stays quiet.
+static GUARDED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether a panic now may come from a guarded reader (the panic hook then stays quiet).
+pub fn in_guarded_read() -> bool {
+    GUARDED.load(std::sync::atomic::Ordering::SeqCst) > 0
+}
+
+/// Runs `f`, which reads the input file `path` with polars' Parquet reader: that reader
+/// panics on some corrupt files (a bad thrift field), and such a file is bad data, not a bug:
+/// the panic becomes `Error::Unreadable` naming the file.
+pub(crate) fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    use std::sync::atomic::Ordering::SeqCst;
+    GUARDED.fetch_add(1, SeqCst);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.fetch_sub(1, SeqCst);
+    r.unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(unreadable(
+            path,
+            None,
+            format!("not a readable Parquet file ({why})"),
+        ))
+    })
+}
+
+/// A frame polars read from the input file `path`, checked: a corrupt file can read as columns
+/// of different lengths.
+pub(crate) fn whole(path: &Path, df: DataFrame) -> Result<DataFrame> {
+    match df.columns().iter().find(|c| c.len() != df.height()) {
+        None => Ok(df),
+        Some(c) => Err(unreadable(
+            path,
+            None,
+            format!(
+                "not a readable Parquet file: column `{}` has {} values for {} rows",
+                c.name(),
+                c.len(),
+                df.height()
+            ),
+        )),
+    }
 }
 
 pub(crate) fn unreadable(path: &Path, line: Option<u64>, message: String) -> Error {
@@ -571,9 +622,13 @@ fn read_parquet(source: &Source, progress: &Progress) -> Result<RawTable> {
     let path = &source.path;
     let bar = progress.bytes(&format!("reading {}", file_name(path)), 0);
     let (sha256, bytes) = hash_file(path)?;
-    let df = ParquetReader::new(open(path)?)
-        .finish()
-        .map_err(|e| unreadable(path, None, e.to_string()))?;
+    let file = open(path)?;
+    let df = guarded(path, || {
+        ParquetReader::new(file)
+            .finish()
+            .map_err(|e| unreadable(path, None, e.to_string()))
+            .and_then(|df| whole(path, df))
+    })?;
     bar.finish_and_clear();
     let header: Vec<String> = df
         .get_column_names()

@@ -257,13 +257,16 @@ fn plan(source: &Source, csv: &CsvOptions, piece_bytes: u64, progress: &Progress
         }
         Format::Parquet => {
             let mut reader = ParquetReader::new(read::open(path)?);
-            let metadata = reader.get_metadata().map_err(unreadable)?.clone();
-            let header: Vec<String> = reader
-                .schema()
-                .map_err(unreadable)?
-                .iter_names()
-                .map(PlSmallStr::to_string)
-                .collect();
+            let (metadata, header) = read::guarded(path, || {
+                let metadata = reader.get_metadata().map_err(unreadable)?.clone();
+                let header: Vec<String> = reader
+                    .schema()
+                    .map_err(unreadable)?
+                    .iter_names()
+                    .map(PlSmallStr::to_string)
+                    .collect();
+                Ok((metadata, header))
+            })?;
             let mut rows = Vec::new();
             for group in &metadata.row_groups {
                 rows.push(group.num_rows());
@@ -673,10 +676,13 @@ fn route_parquet(
         }
         let mut reader = ParquetReader::new(read::open(path)?);
         reader.set_metadata(metadata.clone());
-        let df = reader
-            .with_slice(Some((offset, n)))
-            .finish()
-            .map_err(unreadable)?;
+        let df = read::guarded(path, || {
+            reader
+                .with_slice(Some((offset, n)))
+                .finish()
+                .map_err(unreadable)
+                .and_then(|df| read::whole(path, df))
+        })?;
         let df = read::parquet_frame(&df, offset as i64 + 1)?;
         offset += n;
         let mut rows: Vec<Vec<IdxSize>> = vec![Vec::new(); buckets];

@@ -523,6 +523,7 @@ mod tests {
         use crate::policy::preferences::{enter, Competitor};
         use crate::policy::{Channel, Recipient, Relation, Slot, Terms};
         use proptest::prelude::*;
+        use Decision::{Eligible as E, NotEligible as N};
 
         fn day(n: i64) -> NaiveDate {
             NaiveDate::from_ymd_opt(2015, 1, 1).unwrap() + chrono::Duration::days(n)
@@ -607,6 +608,91 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(n, if rec.relation == Relation::Customer { 20 } else { 5 });
+            }
+        }
+
+        proptest! {
+            /// The decision is the first row of the contract's table whose condition holds,
+            /// read here as a list of (condition, outcome) in the contract's order.
+            #[test]
+            fn the_first_rule_that_applies_decides(
+                b in proptest::collection::vec(any::<bool>(), 14),
+                pref in 0..3u8,
+                law in proptest::collection::vec(proptest::option::of(0..7u16), 4),
+            ) {
+                let f = Facts {
+                    erasure: b[0], objection: b[1], restriction: b[2], deceased: b[3],
+                    deceased_register: law[0], past_retention: b[4], record_has_opt_in: b[5],
+                    preference: [None, Some(Preference::OptIn), Some(Preference::OptOut)][usize::from(pref)],
+                    reachable: b[6], all_numbers_do_not_call: b[7], postfilter: law[1],
+                    consent_by_law: law[2], needs_consent: b[8], past_term: b[9], dated_by: law[3],
+                };
+                let opt_in = f.preference == Some(Preference::OptIn);
+                let table: [(bool, Decision); 14] = [
+                    (f.erasure, N(Reason::ErasureRequested)),
+                    (f.objection, N(Reason::Objected)),
+                    (f.restriction, N(Reason::Restricted)),
+                    (f.deceased || f.deceased_register.is_some(), N(Reason::Deceased)),
+                    (f.past_retention && !f.record_has_opt_in, N(Reason::RetentionExpired)),
+                    (f.preference == Some(Preference::OptOut), N(Reason::OptedOut)),
+                    (!f.reachable, N(Reason::Unreachable)),
+                    (f.all_numbers_do_not_call && !opt_in, N(Reason::DoNotCall)),
+                    (f.postfilter.is_some() && !opt_in, N(Reason::Postfilter)),
+                    (opt_in, E(Basis::Consent)),
+                    (f.consent_by_law.is_some(), N(Reason::ConsentRequiredByLaw)),
+                    (f.needs_consent, N(Reason::NoConsent)),
+                    (f.past_term, N(Reason::Expired)),
+                    (true, E(Basis::Term)),
+                ];
+                let want = table.iter().find(|(c, _)| *c).map(|(_, d)| *d).unwrap();
+                prop_assert_eq!(decide(&f).decision, want);
+            }
+
+            /// The winner of a cell is the latest competing row, an opt-out on a tie, over
+            /// every row whose category and channel (or `*`) name the cell.
+            #[test]
+            fn the_latest_competing_preference_wins(
+                rows in proptest::collection::vec((0..6usize, 0..6usize, any::<bool>(), 0..5i64), 0..8),
+                customer in any::<bool>(),
+            ) {
+                use crate::policy::preferences::competes;
+                let relation = if customer { Relation::Customer } else { Relation::Prospect };
+                let cats = ["*", "aftersales_service", "newsletter", "sales_actions", "aftersales_actions", "prospects"];
+                let chans = ["*", "email", "sms", "app", "post", "phone"];
+                let mut w = [None; Slot::COUNT];
+                for (i, (c, h, opt_in, at)) in rows.iter().enumerate() {
+                    let p = if *opt_in { Preference::OptIn } else { Preference::OptOut };
+                    let row = Competitor { recorded_at: *at, preference: p, line: i as i64 };
+                    enter(&mut w, row, cats[*c], chans[*h], relation);
+                }
+                for s in Slot::all() {
+                    let best = rows
+                        .iter()
+                        .filter(|(c, h, _, _)| competes(cats[*c], chans[*h], s, relation))
+                        .map(|(_, _, opt_in, at)| (*at, !*opt_in))
+                        .max();
+                    let got = w[s.index()].map(|c| (c.recorded_at, c.preference == Preference::OptOut));
+                    prop_assert_eq!(got, best);
+                }
+            }
+
+            /// anchor + n months: the same day of the month n months on, or that month's last
+            /// day when it has fewer days (2022-08-31 + 18 = 2024-02-29).
+            #[test]
+            fn months_end_on_the_same_day_or_the_last_of_the_month(
+                days in 0..20_000i64,
+                months in 0..1200u32,
+            ) {
+                use chrono::Datelike;
+                let a = day(days - 10_000);
+                let e = add_months(a, months);
+                let total = a.year() * 12 + a.month0() as i32 + months as i32;
+                prop_assert_eq!((e.year(), e.month0() as i32), (total / 12, total % 12));
+                let last = (28..=31u32)
+                    .rev()
+                    .find(|d| NaiveDate::from_ymd_opt(e.year(), e.month(), *d).is_some())
+                    .unwrap();
+                prop_assert_eq!(e.day(), a.day().min(last));
             }
         }
     }

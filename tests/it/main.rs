@@ -5,6 +5,7 @@ mod changes;
 mod cli;
 mod expiring;
 mod explain;
+mod fuzz;
 mod generate;
 mod law;
 mod outputs;

@@ -8,34 +8,6 @@ use polars::prelude::*;
 
 use crate::support::*;
 
-/// A CSV file of the sample as a frame of text columns (empty = null).
-fn csv_frame(path: &Path) -> DataFrame {
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(b';')
-        .from_path(path)
-        .unwrap();
-    let header: Vec<String> = rdr.headers().unwrap().iter().map(str::to_string).collect();
-    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
-    let cols = header
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            let v: StringChunked = rows
-                .iter()
-                .map(|r| r.get(i).filter(|s| !s.is_empty()))
-                .collect();
-            v.with_name(h.as_str().into()).into_column()
-        })
-        .collect();
-    DataFrame::new(rows.len(), cols).unwrap()
-}
-
-fn write_parquet(path: &Path, df: &mut DataFrame) {
-    ParquetWriter::new(File::create(path).unwrap())
-        .finish(df)
-        .unwrap();
-}
-
 fn without(df: &DataFrame, col: &str) -> DataFrame {
     df.drop(col).unwrap()
 }

@@ -221,6 +221,27 @@ fn a_full_disk_exits_74_and_keeps_the_previous_night() {
     assert_eq!(std::fs::read(night.join("manifest.json")).unwrap(), before);
 }
 
+/// An output root that cannot be created (here: below a file, as a read-only or foreign
+/// mount behaves) exits 73 naming the folder.
+#[test]
+fn an_output_root_that_cannot_be_written_exits_73() {
+    let work = Workdir::new();
+    work.write("not-a-folder", "x");
+    let o = run_at(
+        &work,
+        &repo().join("sample-data/iso"),
+        "not-a-folder/out",
+        AS_OF,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(73), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not-a-folder/out") && stderr(&o).contains("cannot write the output"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn a_panic_exits_70_with_a_clear_message() {
     let work = Workdir::new();

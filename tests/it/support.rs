@@ -223,3 +223,31 @@ pub fn line_of(file: &Path, prefix: &str) -> i64 {
         .expect("row in file") as i64
         + 1
 }
+
+/// A CSV file of the sample as a frame of text columns (empty = null).
+pub fn csv_frame(path: &Path) -> DataFrame {
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_path(path)
+        .unwrap();
+    let header: Vec<String> = rdr.headers().unwrap().iter().map(str::to_string).collect();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    let cols = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let v: StringChunked = rows
+                .iter()
+                .map(|r| r.get(i).filter(|s| !s.is_empty()))
+                .collect();
+            v.with_name(h.as_str().into()).into_column()
+        })
+        .collect();
+    DataFrame::new(rows.len(), cols).unwrap()
+}
+
+pub fn write_parquet(path: &Path, df: &mut DataFrame) {
+    ParquetWriter::new(std::fs::File::create(path).unwrap())
+        .finish(df)
+        .unwrap();
+}
