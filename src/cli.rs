@@ -22,30 +22,35 @@ pub struct Cli {
     pub command: Command,
 }
 
-const DEFAULT_PIPELINE: &str = "pipelines/sample.toml";
-
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Decide every cell of one night's extract and publish <out>/as_of=DATE/.
     Run {
         /// The pipeline file: input format, output folder, policy.
-        #[arg(long, default_value = DEFAULT_PIPELINE)]
+        #[arg(long, env = "ELIGIBILITY_PIPELINE")]
         pipeline: PathBuf,
         /// The day to decide for, YYYY-MM-DD (default: today in Europe/Amsterdam).
-        #[arg(long, value_parser = parse_date)]
+        #[arg(long, env = "ELIGIBILITY_AS_OF", value_parser = parse_date)]
         as_of: Option<NaiveDate>,
         /// The extract folder (overrides input.dir of the pipeline file).
-        #[arg(long)]
+        #[arg(long, env = "ELIGIBILITY_INPUT")]
         input: Option<PathBuf>,
         /// The output root (overrides output.dir of the pipeline file).
-        #[arg(long)]
+        #[arg(long, env = "ELIGIBILITY_OUT")]
         out: Option<PathBuf>,
         /// No progress lines on stderr.
-        #[arg(long, short)]
+        #[arg(long, short, env = "ELIGIBILITY_QUIET")]
         quiet: bool,
         /// Publish even though this table's valid rows dropped more than its limit since the
-        /// previous published night (or it is an empty required table); repeatable.
-        #[arg(long, value_name = "TABLE", value_parser = parse_table)]
+        /// previous published night (or it is an empty required table); repeatable, or
+        /// comma-separated in the variable.
+        #[arg(
+            long,
+            env = "ELIGIBILITY_ACCEPT_SHRINK",
+            value_name = "TABLE",
+            value_parser = parse_table,
+            value_delimiter = ','
+        )]
         accept_shrink: Vec<Table>,
     },
     /// Generate a realistic extract of any size (deterministic for the same arguments).
@@ -69,7 +74,7 @@ pub enum Command {
     },
     /// Explain one customer record: every cell, the rule that decided it, and why.
     Explain {
-        #[arg(long, default_value = DEFAULT_PIPELINE)]
+        #[arg(long, env = "ELIGIBILITY_PIPELINE")]
         pipeline: PathBuf,
         /// The record's dealer_id.
         #[arg(long)]
@@ -78,10 +83,10 @@ pub enum Command {
         #[arg(long)]
         customer: String,
         /// The day to decide for, YYYY-MM-DD (default: today in Europe/Amsterdam).
-        #[arg(long, value_parser = parse_date)]
+        #[arg(long, env = "ELIGIBILITY_AS_OF", value_parser = parse_date)]
         as_of: Option<NaiveDate>,
         /// The extract folder (overrides input.dir of the pipeline file).
-        #[arg(long)]
+        #[arg(long, env = "ELIGIBILITY_INPUT")]
         input: Option<PathBuf>,
         /// Print JSON instead of text.
         #[arg(long)]
@@ -90,13 +95,13 @@ pub enum Command {
     /// Check the pipeline file and the extract's headers; report every problem, write
     /// nothing; warn for every term that the law in force on the as-of date caps.
     Validate {
-        #[arg(long, default_value = DEFAULT_PIPELINE)]
+        #[arg(long, env = "ELIGIBILITY_PIPELINE")]
         pipeline: PathBuf,
         /// The extract folder (overrides input.dir of the pipeline file).
-        #[arg(long)]
+        #[arg(long, env = "ELIGIBILITY_INPUT")]
         input: Option<PathBuf>,
         /// The day whose law the terms are checked against (default: today).
-        #[arg(long, value_parser = parse_date)]
+        #[arg(long, env = "ELIGIBILITY_AS_OF", value_parser = parse_date)]
         as_of: Option<NaiveDate>,
     },
     /// Print the law table (the statutory rules as data), or the rules in force on a day.
@@ -105,7 +110,7 @@ pub enum Command {
         #[arg(long, value_parser = parse_date)]
         as_of: Option<NaiveDate>,
         /// The law table of this pipeline file (`[law] file`); default: the built-in table.
-        #[arg(long)]
+        #[arg(long, env = "ELIGIBILITY_PIPELINE")]
         pipeline: Option<PathBuf>,
         /// Print JSON instead of text.
         #[arg(long)]
@@ -154,6 +159,7 @@ pub fn main(cli: Cli) -> Result<Exit> {
                 out,
             )?;
             job.accept_shrink = accept_shrink;
+            job.arguments = std::env::args().collect();
             let report = run::run(&job, &progress)?;
             print!("{}", report.summary());
             Ok(Exit::Ok)

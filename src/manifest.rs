@@ -15,7 +15,16 @@ use crate::write::Written;
 pub struct Manifest {
     pub tool: &'static str,
     pub tool_version: &'static str,
+    /// The JSON Schema this manifest follows, a path in the tool's repository.
+    pub manifest_schema: &'static str,
     pub as_of: String,
+    /// When the run started and finished, RFC 3339 in UTC.
+    pub started_at: String,
+    pub finished_at: String,
+    /// The command line, as given.
+    pub arguments: Vec<String>,
+    /// The most memory the run held resident (Linux; null elsewhere).
+    pub peak_memory_mib: Option<u64>,
     pub pipeline_file: String,
     pub pipeline_sha256: String,
     pub reading: Reading,

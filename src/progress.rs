@@ -70,10 +70,19 @@ impl Progress {
 
 /// Resident memory of this process in MiB, where /proc tells it.
 fn resident_mib() -> Option<u64> {
+    status_mib("VmRSS:")
+}
+
+/// The most memory this process has held resident so far, in MiB, where /proc tells it.
+pub fn peak_mib() -> Option<u64> {
+    status_mib("VmHWM:")
+}
+
+fn status_mib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: u64 = status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
+        .find(|l| l.starts_with(field))?
         .split_whitespace()
         .nth(1)?
         .parse()

@@ -36,6 +36,8 @@ pub struct Job {
     pub out: PathBuf,
     /// Tables whose drop since the previous night the operator accepts (`--accept-shrink`).
     pub accept_shrink: Vec<Table>,
+    /// The command line, for the manifest.
+    pub arguments: Vec<String>,
 }
 
 impl Job {
@@ -61,6 +63,7 @@ impl Job {
             input,
             out,
             accept_shrink: Vec::new(),
+            arguments: Vec::new(),
         })
     }
 }
@@ -224,6 +227,7 @@ impl<'a> DealerFiles<'a> {
 /// joined, decided and written on its own, two at a time on two cores: memory holds two
 /// buckets, not the extract. `do_not_call`, which has no dealer, is read whole.
 pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
+    let started_at = now();
     let mut timings: BTreeMap<&'static str, f64> = BTreeMap::new();
     let mut clock = Instant::now();
     let mut lap = |name: &'static str| {
@@ -407,7 +411,12 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     let manifest = Manifest {
         tool: "eligibility",
         tool_version: VERSION,
+        manifest_schema: MANIFEST_SCHEMA,
         as_of: job.as_of.to_string(),
+        started_at,
+        finished_at: now(),
+        arguments: job.arguments.clone(),
+        peak_memory_mib: crate::progress::peak_mib(),
         pipeline_file: absolute(&job.pipeline.path),
         pipeline_sha256: job.pipeline.sha256.clone(),
         reading: Reading {
@@ -427,6 +436,14 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     let folder = folder.canonicalize().unwrap_or(folder);
     progress.step(format!("published {}", folder.display()));
     Ok(Report { folder, manifest })
+}
+
+/// The manifest's JSON Schema, a path in the tool's repository.
+pub const MANIFEST_SCHEMA: &str = "schemas/manifest.schema.json";
+
+/// The time now, RFC 3339 in UTC, to the second.
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn input(s: &Source, sha256: String, bytes: u64, stats: TableStats) -> Input {

@@ -179,3 +179,40 @@ fn an_extract_without_rows_publishes_an_empty_run_only_when_accepted() {
         .unwrap();
     assert!(run.join("eligibility").is_dir() && run.join("_SUCCESS").exists());
 }
+
+/// The README links the contract inside the repository; the copy must be the team's own.
+#[test]
+fn the_contract_copy_is_the_shared_one() {
+    let shared = repo().join("../shared/CONTRACT.md");
+    let copy = std::fs::read_to_string(repo().join("docs/CONTRACT.md")).unwrap();
+    assert!(copy.contains("## The law in force on the as-of date"));
+    if let Ok(shared) = std::fs::read_to_string(shared) {
+        assert!(
+            shared == copy,
+            "docs/CONTRACT.md differs from ../shared/CONTRACT.md: copy it again"
+        );
+    }
+}
+
+/// The pipeline file is required, on the command line or in `ELIGIBILITY_PIPELINE` (every
+/// option has its variable); nothing depends on the working folder.
+#[test]
+fn options_from_the_environment() {
+    let work = Workdir::new();
+    let o = work.cmd(&["run", "--quiet"]);
+    assert_eq!(o.status.code(), Some(64));
+    assert!(stderr(&o).contains("--pipeline"), "{}", stderr(&o));
+    let out = work.path("elsewhere");
+    let o = work.cmd_env(
+        &["run"],
+        &[
+            ("ELIGIBILITY_PIPELINE", &pipeline()),
+            ("ELIGIBILITY_OUT", out.to_str().unwrap()),
+            ("ELIGIBILITY_AS_OF", AS_OF),
+            ("ELIGIBILITY_QUIET", "true"),
+        ],
+    );
+    assert_ok(&o);
+    assert!(stderr(&o).is_empty(), "quiet: {}", stderr(&o));
+    assert!(out.join(format!("as_of={AS_OF}/_SUCCESS")).exists());
+}

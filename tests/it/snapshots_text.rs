@@ -16,11 +16,96 @@ fn run_summary() {
     });
 }
 
+/// The JSON Schema's keywords this project uses: type, const, enum, required, properties,
+/// additionalProperties (false or a schema), items. Returns every place `v` breaks it.
+fn check_schema(
+    v: &serde_json::Value,
+    schema: &serde_json::Value,
+    at: &str,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    let type_ok = |t: &str| match t {
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "string" => v.is_string(),
+        "integer" => v.is_u64() || v.is_i64(),
+        "number" => v.is_number(),
+        "boolean" => v.is_boolean(),
+        "null" => v.is_null(),
+        _ => false,
+    };
+    match &schema["type"] {
+        Value::String(t) if !type_ok(t) => out.push(format!("{at}: not {t}")),
+        Value::Array(ts) if !ts.iter().any(|t| type_ok(t.as_str().unwrap_or_default())) => {
+            out.push(format!("{at}: none of {ts:?}"));
+        }
+        _ => {}
+    }
+    if let Some(c) = schema.get("const") {
+        if c != v {
+            out.push(format!("{at}: not {c}"));
+        }
+    }
+    if let Some(Value::Array(e)) = schema.get("enum") {
+        if !e.contains(v) {
+            out.push(format!("{at}: {v} not in {e:?}"));
+        }
+    }
+    if let Value::Object(o) = v {
+        for r in schema["required"].as_array().into_iter().flatten() {
+            if !o.contains_key(r.as_str().unwrap_or_default()) {
+                out.push(format!("{at}: lacks {r}"));
+            }
+        }
+        for (k, x) in o {
+            let declared = schema["properties"]
+                .get(k)
+                .or_else(|| schema.get("additionalProperties").filter(|s| s.is_object()));
+            match declared {
+                Some(s) => check_schema(x, s, &format!("{at}.{k}"), out),
+                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                    out.push(format!("{at}.{k}: not in the schema"));
+                }
+                None => {}
+            }
+        }
+    }
+    if let (Value::Array(a), Some(items)) = (v, schema.get("items")) {
+        for (i, x) in a.iter().enumerate() {
+            check_schema(x, items, &format!("{at}[{i}]"), out);
+        }
+    }
+}
+
 #[test]
 fn manifest() {
     let work = Workdir::new();
     let run = work.run_sample();
     let mut m = crate::support::manifest(&run);
+    // it follows the JSON Schema the repository ships
+    let schema: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo().join("schemas/manifest.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let mut broken = Vec::new();
+    check_schema(&m, &schema, "manifest", &mut broken);
+    assert!(broken.is_empty(), "{broken:#?}");
+    let mut wrong = m.clone();
+    wrong["surprise"] = 1.into();
+    wrong["inputs"][0]["rows_read"] = "many".into();
+    check_schema(&wrong, &schema, "manifest", &mut broken);
+    assert_eq!(broken.len(), 2, "the check can fail: {broken:?}");
+    assert_eq!(m["manifest_schema"], "schemas/manifest.schema.json");
+    assert!(m["arguments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "--as-of"));
+    assert!(m["started_at"].as_str().unwrap() <= m["finished_at"].as_str().unwrap());
+    for k in ["started_at", "finished_at", "arguments", "peak_memory_mib"] {
+        m[k] = format!("[{k}]").into();
+    }
     m["timings_s"] = "[timings]".into();
     m["tool_version"] = "[version]".into();
     m["pipeline_file"] = "[pipeline]".into();
