@@ -175,6 +175,20 @@ pub const COLUMNS: [&str; 20] = [
     "apk_due_on",
 ];
 
+/// The columns of `audiences/` (`COLUMNS` with their types), for an empty dataset.
+pub fn schema() -> Schema {
+    COLUMNS
+        .iter()
+        .map(|c| {
+            let t = match *c {
+                "expires_on" | "first_registration_on" | "apk_due_on" => DataType::Date,
+                _ => DataType::String,
+            };
+            Field::new((*c).into(), t)
+        })
+        .collect()
+}
+
 /// One audience row: a cell, its contact point and perhaps one of the record's vehicles.
 struct Row {
     cell: Cell,

@@ -173,6 +173,36 @@ fn count(cells: &[Cell]) -> Vec<CellCount> {
         .collect()
 }
 
+/// The columns of `eligibility/` (the frame `eligibility` makes), for an empty dataset.
+pub fn eligibility_schema() -> Schema {
+    let text = ["customer_id", "source", "relation", "category", "channel"];
+    let mut s: Schema = text
+        .iter()
+        .map(|c| Field::new((*c).into(), DataType::String))
+        .collect();
+    for (c, t) in [
+        ("anchor_date", DataType::Date),
+        ("expires_on", DataType::Date),
+        ("eligible", DataType::Boolean),
+        ("basis", DataType::String),
+        ("reason", DataType::String),
+        ("law", DataType::String),
+    ] {
+        s.with_column(c.into(), t);
+    }
+    s
+}
+
+/// The columns of `expiring/`, for an empty dataset.
+pub fn expiring_schema() -> Schema {
+    let mut s = eligibility_schema();
+    for c in ["eligible", "basis", "reason"] {
+        s.remove(c);
+    }
+    s.with_column("days_left".into(), DataType::Int32);
+    s
+}
+
 /// The cells of an eligibility frame that are eligible by their term and whose `expires_on`
 /// falls within `days` days after `as_of` (in `as_of + 1 ..= as_of + days`), with
 /// `days_left`: the cells a re-permission campaign is for. Cells eligible by an opt-in do not

@@ -54,6 +54,20 @@ pub const COLUMNS: [&str; 8] = [
     "new_reason",
 ];
 
+/// The columns of `changes/` (`COLUMNS` with their types), for an empty dataset.
+pub fn schema() -> Schema {
+    COLUMNS
+        .iter()
+        .map(|c| {
+            let t = match *c {
+                "old_eligible" | "new_eligible" => DataType::Boolean,
+                _ => DataType::String,
+            };
+            Field::new((*c).into(), t)
+        })
+        .collect()
+}
+
 /// Writes `changes/` of the run being written in `dir` against the published run folder
 /// `previous`, per dealer. `Ok(Err(why))` when the previous run cannot be compared (files
 /// not in the order this tool writes them, null keys, unreadable): then nothing is written

@@ -403,6 +403,24 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     ));
     lap("changes");
 
+    // a dataset without rows still reads as a table: one file of no rows, with its columns
+    let by_slot = ["dealer_id", "category", "channel"];
+    for (name, keys, schema, private) in [
+        (
+            "eligibility",
+            &by_slot[..1],
+            cells::eligibility_schema(),
+            false,
+        ),
+        ("expiring", &by_slot[..1], cells::expiring_schema(), false),
+        ("changes", &by_slot[..1], changes::schema(), false),
+        ("audiences", &by_slot[..], audience::schema(), true),
+    ] {
+        if let Some(w) = outputs.get_mut(name).filter(|w| w.files == 0) {
+            w.bytes += dir.empty_dataset(name, keys, &schema, private)?;
+            w.files += 1;
+        }
+    }
     let quarantine = quarantine(quarantine_parts.into_iter())?;
     outputs.insert("quarantine", dir.dataset("quarantine", &quarantine, true)?);
     lap("write");

@@ -124,6 +124,24 @@ impl RunDir {
         write_parquet(&dir.join(file), df, false)
     }
 
+    /// Writes a file of no rows with `schema` into dataset `name` under the partition
+    /// `none` of each of `keys` (`dealer_id=none/...`), so that an empty dataset still reads
+    /// as a table with its columns in DuckDB, polars, pyarrow and Spark (none of them reads a
+    /// folder without files, and pyarrow cannot type a key whose only value is Hive's null).
+    /// Returns the bytes written.
+    pub fn empty_dataset(
+        &self,
+        name: &str,
+        keys: &[&str],
+        schema: &Schema,
+        private: bool,
+    ) -> Result<u64> {
+        let partition: Vec<(&str, &str)> = keys.iter().map(|k| (*k, "none")).collect();
+        let dir = self.partition_dir(name, &partition)?;
+        let mut df = DataFrame::empty_with_schema(schema);
+        write_parquet(&dir.join("part-0.parquet"), &mut df, private)
+    }
+
     /// Writes a dataset of one file.
     pub fn dataset(&self, name: &str, df: &DataFrame, private: bool) -> Result<Written> {
         let bytes = self.part(name, None, &mut df.clone(), private)?;
