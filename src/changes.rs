@@ -164,10 +164,10 @@ fn dealer(
             b.advance();
         }
         if out.len() >= BATCH {
-            rows += out.flush(&target, &mut writer)?;
+            rows += out.flush(&target, &mut writer, dir.metadata())?;
         }
     }
-    rows += out.flush(&target, &mut writer)?;
+    rows += out.flush(&target, &mut writer, dir.metadata())?;
     let bytes = writer.map(write::PartWriter::finish).transpose()?;
     Ok(Ok((rows, bytes.unwrap_or(0))))
 }
@@ -231,7 +231,12 @@ impl Batch {
     }
 
     /// Writes the rows gathered as a row group of `<folder>/part-0.parquet`.
-    fn flush(&mut self, folder: &Path, writer: &mut Option<write::PartWriter>) -> Result<u64> {
+    fn flush(
+        &mut self,
+        folder: &Path,
+        writer: &mut Option<write::PartWriter>,
+        meta: &[write::KeyValue],
+    ) -> Result<u64> {
         let n = self.len();
         if n == 0 {
             return Ok(0);
@@ -254,7 +259,9 @@ impl Batch {
         if writer.is_none() {
             fs::create_dir_all(folder).map_err(|e| write::output_error(folder, &e))?;
             let path = folder.join("part-0.parquet");
-            *writer = Some(write::PartWriter::create(path, df.schema(), false, false)?);
+            *writer = Some(
+                write::PartWriter::create(path, df.schema(), false, false)?.with_metadata(meta),
+            );
         }
         if let Some(w) = writer {
             w.write(&mut df)?;

@@ -27,6 +27,17 @@ use crate::validate::{self, Context, CustomerIndex, TableStats};
 use crate::write::{self, Written};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The git commit the binary was built from (`build.rs`).
+pub const COMMIT: &str = env!("ELIGIBILITY_COMMIT");
+
+/// The contract the code follows (`docs/CONTRACT.md`, carried in the binary).
+const CONTRACT: &str = include_str!("../docs/CONTRACT.md");
+
+/// The sha256 of the contract the binary follows: its version, for the outputs' metadata.
+pub fn contract_sha256() -> String {
+    use sha2::Digest;
+    crate::values::hex(&sha2::Sha256::digest(CONTRACT.as_bytes()))
+}
 
 /// What one run is asked to do.
 pub struct Job {
@@ -243,7 +254,15 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         as_of: job.as_of,
         date_format: &csv.date_format,
     };
-    let dir = write::RunDir::begin(&job.out, job.as_of)?;
+    let mut dir = write::RunDir::begin(&job.out, job.as_of)?;
+    dir.set_metadata(&[
+        ("eligibility.tool_version", VERSION.to_string()),
+        ("eligibility.commit", COMMIT.to_string()),
+        ("eligibility.contract_sha256", contract_sha256()),
+        ("eligibility.as_of", job.as_of.to_string()),
+        ("eligibility.pipeline_sha256", job.pipeline.sha256.clone()),
+        ("eligibility.law_version", job.pipeline.law.version.clone()),
+    ]);
     let spill = dir.tmp.join("_buckets");
     let mkdir = |p: &Path| {
         std::fs::create_dir_all(p).map_err(|e| Error::Output {

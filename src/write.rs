@@ -22,6 +22,8 @@ use polars_parquet::write::{
 };
 use serde::Serialize;
 
+pub use polars_parquet::write::KeyValue;
+
 use crate::error::{Error, Result};
 
 /// Rows per Parquet row group: small enough for DuckDB and polars to skip groups by their
@@ -35,6 +37,8 @@ pub struct RunDir {
     published: bool,
     /// The output root's lock, held until the run ends.
     _lock: fs::File,
+    /// Key-value metadata of every Parquet file written (`set_metadata`).
+    metadata: Vec<KeyValue>,
 }
 
 /// What was written to one dataset folder.
@@ -71,7 +75,20 @@ impl RunDir {
             target: root.join(name),
             published: false,
             _lock: lock,
+            metadata: Vec::new(),
         })
+    }
+
+    /// Sets the key-value metadata of every Parquet file written from now on.
+    pub fn set_metadata(&mut self, pairs: &[(&str, String)]) {
+        self.metadata = pairs
+            .iter()
+            .map(|(k, v)| KeyValue::new((*k).to_string(), v.clone()))
+            .collect();
+    }
+
+    pub fn metadata(&self) -> &[KeyValue] {
+        &self.metadata
     }
 
     /// Writes one file of dataset `name`: `<name>/part-0.parquet`, or for a partition
@@ -85,7 +102,7 @@ impl RunDir {
         private: bool,
     ) -> Result<u64> {
         let dir = self.partition_dir(name, partition.as_slice())?;
-        write_parquet(&dir.join("part-0.parquet"), df, private)
+        write_parquet(&dir.join("part-0.parquet"), df, private, &self.metadata)
     }
 
     /// Starts `<name>/<key>=<value>/.../part-<part>.parquet`, to be written a row group at a
@@ -99,12 +116,13 @@ impl RunDir {
         private: bool,
     ) -> Result<PartWriter> {
         let dir = self.partition_dir(name, partition)?;
-        PartWriter::create(
+        Ok(PartWriter::create(
             dir.join(format!("part-{part}.parquet")),
             schema,
             private,
             false,
-        )
+        )?
+        .with_metadata(&self.metadata))
     }
 
     /// `<name>/<key>=<value>/...`, created.
@@ -121,7 +139,7 @@ impl RunDir {
     pub fn part_file(&self, name: &str, file: &str, df: &mut DataFrame) -> Result<u64> {
         let dir = self.tmp.join(name);
         fs::create_dir_all(&dir).map_err(|e| out_err(&dir, e))?;
-        write_parquet(&dir.join(file), df, false)
+        write_parquet(&dir.join(file), df, false, &self.metadata)
     }
 
     /// Writes a file of no rows with `schema` into dataset `name` under the partition
@@ -139,7 +157,12 @@ impl RunDir {
         let partition: Vec<(&str, &str)> = keys.iter().map(|k| (*k, "none")).collect();
         let dir = self.partition_dir(name, &partition)?;
         let mut df = DataFrame::empty_with_schema(schema);
-        write_parquet(&dir.join("part-0.parquet"), &mut df, private)
+        write_parquet(
+            &dir.join("part-0.parquet"),
+            &mut df,
+            private,
+            &self.metadata,
+        )
     }
 
     /// Writes a dataset of one file.
@@ -358,13 +381,16 @@ pub struct PartWriter {
     writer: FileWriter<BufWriter<fs::File>>,
     fields: Vec<ParquetType>,
     options: WriteOptions,
+    metadata: Vec<KeyValue>,
 }
 
 impl PartWriter {
     /// Starts the file `path` (ZSTD, full statistics); a `spill` file, read back once by this
     /// run, is written without compression or statistics.
     pub fn create(path: PathBuf, schema: &Schema, private: bool, spill: bool) -> Result<Self> {
-        let arrow = schema.to_arrow(CompatLevel::newest());
+        // the footer's Arrow schema names plain (large) strings, not string views, which
+        // pyarrow 14 and older cannot read; the pages are the same either way
+        let arrow = schema.to_arrow(CompatLevel::oldest());
         let parquet = to_parquet_schema(&arrow).map_err(|e| output_error(&path, &e))?;
         let options = WriteOptions {
             statistics: if spill {
@@ -388,7 +414,15 @@ impl PartWriter {
             writer,
             fields,
             options,
+            metadata: Vec::new(),
         })
+    }
+
+    /// The key-value metadata the file's footer will carry.
+    #[must_use]
+    pub fn with_metadata(mut self, metadata: &[KeyValue]) -> Self {
+        self.metadata = metadata.to_vec();
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -425,9 +459,10 @@ impl PartWriter {
 
     /// Finishes the file; returns its size.
     pub fn finish(mut self) -> Result<u64> {
+        let metadata = std::mem::take(&mut self.metadata);
         let size = self
             .writer
-            .end(None)
+            .end((!metadata.is_empty()).then_some(metadata))
             .map_err(|e| output_error(&self.path, &e))?;
         self.writer
             .into_inner()
@@ -577,8 +612,14 @@ pub(crate) fn output_error(path: &Path, e: &dyn std::fmt::Display) -> Error {
 }
 
 /// Writes `df` as one file, in row groups of `ROW_GROUP` rows.
-fn write_parquet(path: &Path, df: &mut DataFrame, private: bool) -> Result<u64> {
-    let mut w = PartWriter::create(path.to_path_buf(), df.schema(), private, false)?;
+fn write_parquet(
+    path: &Path,
+    df: &mut DataFrame,
+    private: bool,
+    metadata: &[KeyValue],
+) -> Result<u64> {
+    let mut w = PartWriter::create(path.to_path_buf(), df.schema(), private, false)?
+        .with_metadata(metadata);
     let mut offset = 0;
     while offset < df.height() {
         w.write(&mut df.slice(offset as i64, ROW_GROUP))?;

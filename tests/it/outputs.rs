@@ -481,3 +481,46 @@ fn empty_datasets_read_as_tables_with_their_columns() {
     }
     assert_eq!(manifest(&empty)["outputs"]["eligibility"]["files"], 1);
 }
+
+/// Every Parquet file of a run carries the run's metadata: tool version and commit, the
+/// contract's sha256, the as-of date, the pipeline's sha256, the law table's version. (Its
+/// footer's Arrow schema names plain strings for pyarrow 14 and older, which polars' reader
+/// cannot show: checked by hand with pyarrow 14.0.2, see the README.)
+#[test]
+fn every_parquet_file_has_the_runs_metadata() {
+    let work = Workdir::new();
+    let run = work.run_sample();
+    let files: Vec<_> = walk(&run)
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    assert!(files.len() > 20);
+    let pipeline = manifest(&run)["pipeline_sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for f in files {
+        let mut r = ParquetReader::new(File::open(&f).unwrap());
+        let meta = r.get_metadata().unwrap().clone();
+        let kv: std::collections::BTreeMap<String, String> = meta
+            .key_value_metadata()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|k| (k.key, k.value.unwrap_or_default()))
+            .collect();
+        assert_eq!(kv.get("eligibility.as_of").map(String::as_str), Some(AS_OF));
+        assert_eq!(kv.get("eligibility.pipeline_sha256"), Some(&pipeline));
+        assert_eq!(
+            kv.get("eligibility.law_version").map(String::as_str),
+            Some("nl-2026.1")
+        );
+        for k in ["tool_version", "commit", "contract_sha256"] {
+            assert!(
+                kv.contains_key(&format!("eligibility.{k}")),
+                "{}: {k}",
+                f.display()
+            );
+        }
+    }
+}
