@@ -14,7 +14,7 @@ use crate::audience::{self, ContactPoint, Fields};
 use crate::contact;
 use crate::error::{Error, Result};
 use crate::policy::preferences::{self, Preference as Pref};
-use crate::policy::{decide_record, Channel, Decided, Decision, Law, Recipient, Terms, Verdict};
+use crate::policy::{decide_record, Channel, Decided, Decision, Law, Terms, Verdict};
 use crate::progress::Progress;
 use crate::read::{self, file_name};
 use crate::records::{Outside, Records};
@@ -365,11 +365,7 @@ impl Dealer {
         }
         Ok(Record {
             relation: facts.relation.name(),
-            recipient: match facts.recipient {
-                Recipient::Person => "person",
-                Recipient::SoleTrader => "sole_trader",
-                Recipient::Organisation => "organisation",
-            },
+            recipient: facts.recipient.name(),
             source: r
                 .ids
                 .column("source")?

@@ -174,6 +174,10 @@ impl Recipient {
         }
     }
 
+    pub fn name(self) -> &'static str {
+        Recipient::KINDS[self as usize]
+    }
+
     /// A natural person (the Telecommunicatiewet protects a sole trader's number as a
     /// consumer's).
     pub fn natural(self) -> bool {

@@ -16,7 +16,7 @@ use super::cell::{Channel, Recipient, Relation, Slot};
 use super::terms::CellPolicy;
 use crate::error::Error;
 use crate::schema::CHANNELS;
-use crate::values::{add_months, hex};
+use crate::values::hex;
 
 /// The law table the binary carries.
 pub const BUILT_IN: &str = include_str!("../../law/nl.toml");
@@ -537,11 +537,6 @@ impl LawAt {
     }
 }
 
-/// `anchor + months` as `CellLaw::expires` asks for it.
-pub fn months_after(anchor: NaiveDate) -> impl FnMut(u32) -> NaiveDate {
-    move |m| add_months(anchor, m)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -549,6 +544,11 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    /// `anchor + months` as `CellLaw::expires` asks for it.
+    fn months_after(anchor: NaiveDate) -> impl FnMut(u32) -> NaiveDate {
+        move |m| crate::values::add_months(anchor, m)
     }
 
     fn phone(category: Category) -> Slot {
