@@ -150,23 +150,22 @@ fn an_extract_without_rows_publishes_an_empty_run_only_when_accepted() {
     let o = work.try_run("pipelines/sample.toml", Some(&work.path("x")), "out", &[]);
     assert_eq!(o.status.code(), Some(65));
     assert!(!work.run_dir("out").exists());
-    let p = repo().join("pipelines/sample.toml");
-    let x = work.path("x");
-    let out = work.path("out");
-    assert_ok(&work.cmd(&[
-        "run",
-        "--quiet",
-        "--pipeline",
-        p.to_str().unwrap(),
-        "--input",
-        x.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
+    let accept = [
         "--accept-shrink",
         "customers",
         "--accept-shrink",
         "invoices",
-    ]));
+    ];
+    let x = work.path("x");
+    let out = work.path("out");
+    assert_ok(&work.run_at(
+        "pipelines/sample.toml",
+        Some(&x),
+        "out",
+        AS_OF,
+        &accept,
+        &[],
+    ));
     let run = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().path())

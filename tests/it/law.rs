@@ -12,22 +12,9 @@ use crate::support::*;
 
 /// Runs the bundled pipeline on the bundled sample for `as_of` into `out`.
 fn run_sample_at(work: &Workdir, as_of: &str, out: &str) -> PathBuf {
-    let p = repo().join("pipelines/sample.toml");
     let input = repo().join("sample-data/iso");
-    let out_dir = work.path(out);
-    assert_ok(&work.cmd(&[
-        "run",
-        "--quiet",
-        "--pipeline",
-        p.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-        "--as-of",
-        as_of,
-    ]));
-    out_dir.join(format!("as_of={as_of}"))
+    assert_ok(&work.run_at("pipelines/sample.toml", Some(&input), out, as_of, &[], &[]));
+    work.path(out).join(format!("as_of={as_of}"))
 }
 
 fn d(s: &str) -> NaiveDate {

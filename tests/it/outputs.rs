@@ -406,24 +406,22 @@ fn empty_datasets_read_as_tables_with_their_columns() {
         "x/invoices.csv",
         "dealer_id;invoice_id;customer_id;invoice_date\n",
     );
-    let p = repo().join("pipelines/sample.toml");
-    let out = work.path("empty");
-    assert_ok(&work.cmd(&[
-        "run",
-        "--quiet",
-        "--pipeline",
-        p.to_str().unwrap(),
-        "--input",
-        work.path("x").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--as-of",
-        AS_OF,
+    let accept = [
         "--accept-shrink",
         "customers",
         "--accept-shrink",
         "invoices",
-    ]));
+    ];
+    let x = work.path("x");
+    assert_ok(&work.run_at(
+        "pipelines/sample.toml",
+        Some(&x),
+        "empty",
+        AS_OF,
+        &accept,
+        &[],
+    ));
+    let out = work.path("empty");
     let empty = out.join(format!("as_of={AS_OF}"));
     let schema = |run: &Path, name: &str| {
         let file = walk(&run.join(name))
@@ -455,16 +453,8 @@ fn empty_datasets_read_as_tables_with_their_columns() {
                     &repo().join("sample-data/iso"),
                     "out",
                 );
-                let next = work.cmd(&[
-                    "run",
-                    "--quiet",
-                    "--pipeline",
-                    p.to_str().unwrap(),
-                    "--out",
-                    work.path("out").to_str().unwrap(),
-                    "--as-of",
-                    "2026-11-23",
-                ]);
+                let next =
+                    work.run_at("pipelines/sample.toml", None, "out", "2026-11-23", &[], &[]);
                 assert_ok(&next);
                 work.path("out/as_of=2026-11-23")
             } else {

@@ -14,22 +14,7 @@ fn sample_pipeline() -> String {
 
 /// `run` of the sample pipeline on `input` into `out` for `as_of`, with extra arguments.
 fn run_at(work: &Workdir, input: &Path, out: &str, as_of: &str, extra: &[&str]) -> Output {
-    let out = work.path(out);
-    let pipeline = sample_pipeline();
-    let mut args = vec![
-        "run",
-        "--quiet",
-        "--pipeline",
-        &pipeline,
-        "--input",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--as-of",
-        as_of,
-    ];
-    args.extend(extra);
-    work.cmd(&args)
+    work.run_at("pipelines/sample.toml", Some(input), out, as_of, extra, &[])
 }
 
 /// Keeps the header of a copied extract file and no row.

@@ -80,13 +80,29 @@ impl Workdir {
         out: &str,
         env: &[(&str, &str)],
     ) -> Output {
+        self.run_at(pipeline, input, out, AS_OF, &[], env)
+    }
+
+    /// `run` of `pipeline` (a path in the repository, or an absolute one) on `input` (the
+    /// pipeline file's own when `None`) into the work folder's `out`, for `as_of`, with
+    /// extra arguments and environment, whatever the outcome.
+    pub fn run_at(
+        &self,
+        pipeline: &str,
+        input: Option<&Path>,
+        out: &str,
+        as_of: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Output {
         let p = repo().join(pipeline);
         let out = self.path(out);
         let mut args = vec!["run", "--quiet", "--pipeline", p.to_str().unwrap()];
         if let Some(input) = input {
             args.extend(["--input", input.to_str().unwrap()]);
         }
-        args.extend(["--out", out.to_str().unwrap(), "--as-of", AS_OF]);
+        args.extend(["--out", out.to_str().unwrap(), "--as-of", as_of]);
+        args.extend(extra);
         self.cmd_env(&args, env)
     }
 
