@@ -8,8 +8,23 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-fn sample_pipeline() -> String {
-    repo().join("pipelines/sample.toml").display().to_string()
+/// `run` of the sample pipeline on `input` into `out` for AS_OF, as a command the test
+/// starts itself (with limits, or to kill it).
+fn sample_run(work: &Workdir, input: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_eligibility"));
+    c.args([
+        "run",
+        "--quiet",
+        "--pipeline",
+        repo().join("pipelines/sample.toml").to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        work.path("out").to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+    ]);
+    c
 }
 
 /// `run` of the sample pipeline on `input` into `out` for `as_of`, with extra arguments.
@@ -171,19 +186,7 @@ fn a_full_disk_exits_74_and_keeps_the_previous_night() {
     assert_ok(&run_at(&work, &x, "out", AS_OF, &[]));
     let night = work.run_dir("out");
     let before = std::fs::read(night.join("manifest.json")).unwrap();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_eligibility"));
-    c.args([
-        "run",
-        "--quiet",
-        "--pipeline",
-        &sample_pipeline(),
-        "--input",
-        x.to_str().unwrap(),
-        "--out",
-        work.path("out").to_str().unwrap(),
-        "--as-of",
-        AS_OF,
-    ]);
+    let mut c = sample_run(&work, &x);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         c.pre_exec(|| {
@@ -287,19 +290,7 @@ fn kills_at_random_moments_never_leave_a_half_night() {
     let mut published = std::fs::read(night.join("manifest.json")).unwrap();
     for k in 0..20 {
         let at = whole.mul_f64((next() % 1000) as f64 / 1000.0 * 1.2);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_eligibility"))
-            .args([
-                "run",
-                "--quiet",
-                "--pipeline",
-                &sample_pipeline(),
-                "--input",
-                x.to_str().unwrap(),
-                "--out",
-                work.path("out").to_str().unwrap(),
-                "--as-of",
-                AS_OF,
-            ])
+        let mut child = sample_run(&work, &x)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
