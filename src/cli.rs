@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::error::{Error, Exit, Result};
 use crate::pipeline::Pipeline;
-use crate::progress::Progress;
+use crate::progress::{self, LogFormat, Progress};
 use crate::run::{self, Job};
 use crate::schema::Table;
 
@@ -20,6 +20,16 @@ use crate::schema::Table;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// How log lines on stderr are written: text, or one JSON object a line. `RUST_LOG`
+    /// filters them (default info; warnings only with `--quiet`).
+    #[arg(
+        long,
+        global = true,
+        env = "ELIGIBILITY_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
 }
 
 #[derive(Subcommand, Debug)]
@@ -142,6 +152,8 @@ fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
 
 /// Runs a parsed command line; what it prints goes to stdout, progress to stderr.
 pub fn main(cli: Cli) -> Result<Exit> {
+    let quiet = matches!(cli.command, Command::Run { quiet: true, .. });
+    progress::init_logs(cli.log_format, quiet);
     match cli.command {
         Command::Run {
             pipeline,

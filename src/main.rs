@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     match cli::main(cli) {
         Ok(code) => code.into(),
         Err(e) => {
-            eprintln!("error: {e}");
+            tracing::error!("{e}");
             e.exit().into()
         }
     }

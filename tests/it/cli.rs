@@ -215,3 +215,64 @@ fn options_from_the_environment() {
     assert!(stderr(&o).is_empty(), "quiet: {}", stderr(&o));
     assert!(out.join(format!("as_of={AS_OF}/_SUCCESS")).exists());
 }
+
+/// `--log-format json` writes every stderr line as one JSON object with a wall-clock
+/// timestamp; a piped run logs a line at least every `ELIGIBILITY_PROGRESS_EVERY_MS` (10 s
+/// unless set) naming what it works on; `RUST_LOG` filters the lines.
+#[test]
+fn logs_are_json_lines_with_a_heartbeat_when_piped() {
+    let work = Workdir::new();
+    let out = work.path("out");
+    let args = |format: &'static str| {
+        vec![
+            "--log-format".to_string(),
+            format.to_string(),
+            "run".into(),
+            "--pipeline".into(),
+            pipeline(),
+            "--out".into(),
+            out.display().to_string(),
+            "--as-of".into(),
+            AS_OF.into(),
+        ]
+    };
+    let json = args("json");
+    let json: Vec<&str> = json.iter().map(String::as_str).collect();
+    let o = work.cmd_env(&json, &[("ELIGIBILITY_PROGRESS_EVERY_MS", "1")]);
+    assert_ok(&o);
+    let lines: Vec<serde_json::Value> = stderr(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let messages: Vec<&str> = lines
+        .iter()
+        .map(|l| {
+            let stamp = l["timestamp"].as_str().unwrap();
+            assert!(
+                chrono::DateTime::parse_from_rfc3339(stamp).is_ok(),
+                "{stamp}"
+            );
+            assert_eq!(l["level"], "INFO");
+            l["fields"]["message"].as_str().unwrap()
+        })
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.starts_with("published ")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.starts_with("working, ")),
+        "{messages:?}"
+    );
+    assert!(lines.iter().all(|l| l["fields"]["elapsed_s"].is_number()));
+
+    let text = args("text");
+    let text: Vec<&str> = text.iter().map(String::as_str).collect();
+    let o = work.cmd_env(&text, &[("RUST_LOG", "warn")]);
+    assert_ok(&o);
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    let o = work.cmd(&text);
+    assert_ok(&o);
+    let first = stderr(&o).lines().next().unwrap_or_default().to_string();
+    assert!(first.contains("Z  INFO "), "{first}");
+}

@@ -45,7 +45,9 @@ impl Workdir {
 
     pub fn cmd_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut c = Command::new(env!("CARGO_BIN_EXE_eligibility"));
-        c.args(args).current_dir(self.dir.path());
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("RUST_LOG");
         for (k, v) in env {
             c.env(k, v);
         }
