@@ -108,7 +108,12 @@ fn stages(c: &mut Criterion) {
         });
     });
     g.bench_function("audiences", |b| {
-        b.iter(|| black_box(audience::audiences(&joined, &decided, &law).expect("audiences")));
+        let per_vehicle = eligibility::pipeline::Mailing::default_per_vehicle();
+        b.iter(|| {
+            black_box(
+                audience::audiences(&joined, &decided, &law, &per_vehicle).expect("audiences"),
+            )
+        });
     });
 
     let out = dir.path().join("out");
@@ -120,10 +125,7 @@ fn stages(c: &mut Criterion) {
                     cells_df.clone(),
                 )
             },
-            |(run, mut df)| {
-                run.part("eligibility", None, &mut df, false)
-                    .expect("write")
-            },
+            |(run, mut df)| run.part("eligibility", None, &mut df, None).expect("write"),
             BatchSize::PerIteration,
         );
     });

@@ -1,11 +1,14 @@
 //! Audiences: where to reach each eligible cell. One row per eligible cell with its contact
 //! point as the contract defines it (the channel's e-mail address, number, postal lines or
-//! app id), and for the aftersales categories one row per vehicle of the record.
+//! app id) and the record's vehicles as a list; a cell whose message is per vehicle
+//! (`[output.per_vehicle]`, by default the APK reminder by post) has a row per vehicle.
 //!
 //! Frames in, frames out; no I/O. The contact point of a cell comes from the same `Reach`
 //! that decided whether the channel is reachable, so an eligible cell always has one.
 
 use polars::prelude::*;
+use polars_arrow::array::ListArray;
+use polars_arrow::offset::Offsets;
 use serde::Serialize;
 
 use crate::cells::Cell;
@@ -72,6 +75,12 @@ impl<'a> Fields<'a> {
             .find(|(n, _)| *n == name)
             .and_then(|(_, c)| c.get(rid))
     }
+
+    /// The same on one line: a line break, tab or other control character inside the value
+    /// becomes a space (a mailing platform's import takes a line break for a new record).
+    fn line(&self, name: &str, rid: usize) -> Option<String> {
+        self.get(name, rid).map(one_line)
+    }
 }
 
 /// The contact point a cell of channel `ch` of record `rid` uses; `opt_in` tells a phone
@@ -99,7 +108,7 @@ pub fn contact_point(
         Channel::Email => p.email = f.get("email", rid).and_then(contact::email),
         Channel::Sms => p.phone = number(reach.sms),
         Channel::Phone => p.phone = number(reach.phone(opt_in)),
-        Channel::App => p.app_id = f.get("app_id", rid).map(str::to_string),
+        Channel::App => p.app_id = f.line("app_id", rid),
         Channel::Post if reach.post => {
             let country = f.get("country", rid);
             let dutch = contact::is_dutch(country);
@@ -107,20 +116,20 @@ pub fn contact_point(
             p.address = Some(
                 ["street", "house_number", "house_number_suffix"]
                     .iter()
-                    .filter_map(|c| f.get(c, rid))
+                    .filter_map(|c| f.line(c, rid))
                     .collect::<Vec<_>>()
                     .join(" "),
             );
             p.postcode = if dutch {
                 postcode.and_then(contact::dutch_postcode)
             } else {
-                postcode.map(str::to_string)
+                postcode.map(one_line)
             };
-            p.city = f.get("city", rid).map(str::to_string);
+            p.city = f.line("city", rid);
             p.country = if dutch {
                 Some("NL".to_string())
             } else {
-                country.map(str::to_string)
+                country.map(one_line)
             };
         }
         Channel::Post => {}
@@ -134,13 +143,36 @@ fn name(f: &Fields, rid: usize) -> Option<String> {
         Some(
             ["initials", "infix", "last_name"]
                 .iter()
-                .filter_map(|c| f.get(c, rid))
+                .filter_map(|c| f.line(c, rid))
                 .collect::<Vec<_>>()
                 .join(" "),
         )
     } else {
-        f.get("company_name", rid).map(str::to_string)
+        f.line("company_name", rid)
     }
+}
+
+/// `text` with every run of whitespace that holds a control character (a line break, a tab)
+/// and every other control character turned into one space.
+pub fn one_line(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut gap = false;
+    for c in text.chars() {
+        if c.is_control() || (gap && c.is_whitespace()) {
+            if !gap {
+                out.truncate(out.trim_end().len());
+                out.push(' ');
+            }
+            gap = true;
+        } else {
+            out.push(c);
+            gap = false;
+        }
+    }
+    out
 }
 
 /// A Dutch licence plate without dashes or spaces, in capitals: `XK-396-F` is `XK396F`.
@@ -151,7 +183,8 @@ pub fn plate(raw: &str) -> String {
         .collect()
 }
 
-/// The audience columns, in order.
+/// The flat audience columns, in order; `vehicles` follows them in the Parquet files. The
+/// vehicle columns are the row's vehicle on a per-vehicle cell's rows, else null.
 pub const COLUMNS: [&str; 20] = [
     "customer_id",
     "source",
@@ -175,17 +208,47 @@ pub const COLUMNS: [&str; 20] = [
     "apk_due_on",
 ];
 
-/// The columns of `audiences/` (`COLUMNS` with their types), for an empty dataset.
+/// The fields of a vehicle, in `vehicles` and in the CSV vehicle files.
+pub const VEHICLE: [&str; 6] = [
+    "vehicle_id",
+    "license_plate",
+    "make",
+    "model",
+    "first_registration_on",
+    "apk_due_on",
+];
+
+fn dtype(column: &str) -> DataType {
+    match column {
+        "expires_on" | "first_registration_on" | "apk_due_on" => DataType::Date,
+        _ => DataType::String,
+    }
+}
+
+/// The type of `vehicles`: a list of vehicles (`VEHICLE`).
+fn vehicles_dtype() -> DataType {
+    DataType::List(Box::new(DataType::Struct(
+        VEHICLE
+            .iter()
+            .map(|c| Field::new((*c).into(), dtype(c)))
+            .collect(),
+    )))
+}
+
+/// The columns of `audiences/` (`COLUMNS`, then `vehicles`), for an empty dataset.
 pub fn schema() -> Schema {
     COLUMNS
         .iter()
-        .map(|c| {
-            let t = match *c {
-                "expires_on" | "first_registration_on" | "apk_due_on" => DataType::Date,
-                _ => DataType::String,
-            };
-            Field::new((*c).into(), t)
-        })
+        .map(|c| Field::new((*c).into(), dtype(c)))
+        .chain([Field::new("vehicles".into(), vehicles_dtype())])
+        .collect()
+}
+
+/// The CSV vehicle files' columns: the record, then `VEHICLE`.
+pub fn vehicle_columns() -> Vec<&'static str> {
+    ["customer_id", "source"]
+        .into_iter()
+        .chain(VEHICLE)
         .collect()
 }
 
@@ -196,9 +259,24 @@ struct Row {
     vehicle: Option<u32>,
 }
 
-/// The audiences of the eligible ones of `cells`, per (slot, frame of `COLUMNS`), in the
-/// order of `cells`.
-pub fn audiences(r: &Records, cells: &[Cell], law: &Law) -> Result<Vec<(Slot, DataFrame)>> {
+/// The audience of one cell kind (slot) in one row group.
+pub struct Audience {
+    pub slot: Slot,
+    /// `COLUMNS` and `vehicles`.
+    pub rows: DataFrame,
+    /// The vehicles listed in `rows` (`vehicle_columns`), a row each, for the CSV files;
+    /// empty for a per-vehicle slot, whose rows name their vehicle.
+    pub vehicles: DataFrame,
+}
+
+/// The audiences of the eligible ones of `cells`, per slot, in the order of `cells`;
+/// `per_vehicle` tells the slots whose rows repeat per vehicle.
+pub fn audiences(
+    r: &Records,
+    cells: &[Cell],
+    law: &Law,
+    per_vehicle: &[bool; Slot::COUNT],
+) -> Result<Vec<Audience>> {
     let f = Fields::new(r)?;
     let mut rows: Vec<Vec<Row>> = (0..Slot::COUNT).map(|_| Vec::new()).collect();
     for c in cells {
@@ -215,7 +293,7 @@ pub fn audiences(r: &Records, cells: &[Cell], law: &Law) -> Result<Vec<(Slot, Da
         ));
         let out = &mut rows[c.slot.index()];
         let vehicles = r.vehicle_rows[rid]..r.vehicle_rows[rid + 1];
-        if c.slot.category().per_vehicle() && !vehicles.is_empty() {
+        if per_vehicle[c.slot.index()] && !vehicles.is_empty() {
             out.extend(vehicles.map(|v| Row {
                 cell: *c,
                 point: point.clone(),
@@ -232,11 +310,25 @@ pub fn audiences(r: &Records, cells: &[Cell], law: &Law) -> Result<Vec<(Slot, Da
     rows.into_iter()
         .enumerate()
         .filter(|(_, rows)| !rows.is_empty())
-        .map(|(slot, rows)| Ok((Slot(slot as u8), frame(r, &rows, law)?)))
+        .map(|(slot, rows)| {
+            let slot = Slot(slot as u8);
+            let (rows, vehicles) = frame(r, &rows, law, per_vehicle[slot.index()])?;
+            Ok(Audience {
+                slot,
+                rows,
+                vehicles,
+            })
+        })
         .collect()
 }
 
-fn frame(r: &Records, rows: &[Row], law: &Law) -> Result<DataFrame> {
+/// The frame of `rows` (`COLUMNS`, `vehicles`) and the frame of the vehicles it lists.
+fn frame(
+    r: &Records,
+    rows: &[Row],
+    law: &Law,
+    per_vehicle: bool,
+) -> Result<(DataFrame, DataFrame)> {
     let n = rows.len();
     let by_rid = IdxCa::from_vec(
         "i".into(),
@@ -253,25 +345,14 @@ fn frame(r: &Records, rows: &[Row], law: &Law) -> Result<DataFrame> {
             .with_name(name.into())
             .into_column()
     };
-    let vehicle = |name: &str, dtype: DataType| -> Result<Column> {
-        Ok(if r.vehicles.width() == 0 {
-            Column::full_null(name.into(), n, &dtype)
-        } else {
-            r.vehicles.column(name)?.take(&by_vehicle)?
-        })
-    };
-    let plates: StringChunked = vehicle("license_plate", DataType::String)?
-        .str()?
-        .iter()
-        .map(|p| p.map(plate))
-        .collect();
     let expires = Int32Chunked::from_vec(
         "expires_on".into(),
         rows.iter().map(|x| x.cell.expires).collect(),
     )
     .into_date()
     .into_column();
-    let columns = vec![
+    let (listed, list) = vehicle_list(r, rows)?;
+    let mut columns = vec![
         r.ids.column("customer_id")?.take(&by_rid)?,
         r.ids.column("source")?.take(&by_rid)?,
         text("relation", &|x| {
@@ -295,19 +376,104 @@ fn frame(r: &Records, rows: &[Row], law: &Law) -> Result<DataFrame> {
         text("postcode", &|x| x.point.postcode.as_deref()),
         text("city", &|x| x.point.city.as_deref()),
         text("country", &|x| x.point.country.as_deref()),
-        vehicle("vehicle_id", DataType::String)?,
-        plates.with_name("license_plate".into()).into_column(),
-        vehicle("make", DataType::String)?,
-        vehicle("model", DataType::String)?,
-        vehicle("first_registration_on", DataType::Date)?,
-        vehicle("apk_due_on", DataType::Date)?,
     ];
-    Ok(DataFrame::new(n, columns)?)
+    columns.extend(vehicle_fields(r, &by_vehicle)?);
+    columns.push(list);
+    let vehicles = if per_vehicle {
+        DataFrame::empty_with_schema(
+            &vehicle_columns()
+                .iter()
+                .map(|c| Field::new((*c).into(), dtype(c)))
+                .collect(),
+        )
+    } else {
+        let parents = IdxCa::from_vec(
+            "i".into(),
+            listed
+                .iter()
+                .map(|(row, _)| by_rid.get(*row as usize).unwrap_or_default())
+                .collect(),
+        );
+        let which: IdxCa = listed.iter().map(|(_, v)| Some(*v)).collect();
+        let mut v = vec![
+            r.ids.column("customer_id")?.take(&parents)?,
+            r.ids.column("source")?.take(&parents)?,
+        ];
+        v.extend(vehicle_fields(r, &which)?);
+        DataFrame::new(listed.len(), v)?
+    };
+    Ok((DataFrame::new(n, columns)?, vehicles))
+}
+
+/// The `VEHICLE` columns of the vehicles `which` (a null index gives nulls), licence plates
+/// without dashes.
+fn vehicle_fields(r: &Records, which: &IdxCa) -> Result<Vec<Column>> {
+    VEHICLE
+        .iter()
+        .map(|name| {
+            let dtype = dtype(name);
+            if r.vehicles.width() == 0 {
+                return Ok(Column::full_null((*name).into(), which.len(), &dtype));
+            }
+            let c = r.vehicles.column(name)?.take(which)?;
+            Ok(if *name == "license_plate" {
+                c.str()?
+                    .iter()
+                    .map(|p| p.map(plate))
+                    .collect::<StringChunked>()
+                    .with_name((*name).into())
+                    .into_column()
+            } else {
+                c
+            })
+        })
+        .collect()
+}
+
+/// `vehicles`: each row's vehicle on a per-vehicle row, else the record's vehicles; and the
+/// (row, vehicle) pairs it lists, in order.
+fn vehicle_list(r: &Records, rows: &[Row]) -> Result<(Vec<(IdxSize, IdxSize)>, Column)> {
+    let mut listed: Vec<(IdxSize, IdxSize)> = Vec::new();
+    let mut lengths = Vec::with_capacity(rows.len());
+    for (i, x) in rows.iter().enumerate() {
+        let before = listed.len();
+        let rid = x.cell.rid as usize;
+        let cars = x
+            .vehicle
+            .map_or(r.vehicle_rows[rid]..r.vehicle_rows[rid + 1], |v| v..v + 1);
+        listed.extend(cars.map(|v| (i as IdxSize, v as IdxSize)));
+        lengths.push(listed.len() - before);
+    }
+    let which: IdxCa = listed.iter().map(|(_, v)| Some(*v)).collect();
+    let fields = vehicle_fields(r, &which)?;
+    let values = StructChunked::from_columns("item".into(), listed.len(), &fields)?
+        .into_series()
+        .rechunk();
+    let values = values.to_arrow(0, CompatLevel::newest());
+    let offsets = Offsets::<i64>::try_from_lengths(lengths.into_iter())?;
+    let list = ListArray::<i64>::new(
+        ListArray::<i64>::default_datatype(values.dtype().clone()),
+        offsets.into(),
+        values,
+        None,
+    );
+    Ok((
+        listed,
+        Series::from_arrow("vehicles".into(), Box::new(list))?.into_column(),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contact_points_are_one_line() {
+        assert_eq!(one_line("Dorpsstraat 1"), "Dorpsstraat 1");
+        assert_eq!(one_line("Dorpsstraat\r\n 1"), "Dorpsstraat 1");
+        assert_eq!(one_line("a \t b\u{7}c"), "a b c");
+        assert_eq!(one_line("Citroën\n"), "Citroën ");
+    }
 
     #[test]
     fn plates_lose_dashes_and_case() {

@@ -260,7 +260,7 @@ impl Batch {
             fs::create_dir_all(folder).map_err(|e| write::output_error(folder, &e))?;
             let path = folder.join("part-0.parquet");
             *writer = Some(
-                write::PartWriter::create(path, df.schema(), false, false)?.with_metadata(meta),
+                write::PartWriter::create(path, df.schema(), None, false)?.with_metadata(meta),
             );
         }
         if let Some(w) = writer {

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 use crate::guard::ShrinkLimits;
-use crate::policy::{Category, Channel, Law, Policy, Terms};
+use crate::policy::{Category, Channel, Law, Policy, Slot, Terms};
 use crate::schema::{Table, CATEGORIES, CHANNELS};
 use crate::values::DateFormat;
 
@@ -67,6 +67,18 @@ struct RawOutput {
     expiring_days: Option<i64>,
     audiences: Option<bool>,
     audiences_csv: Option<bool>,
+    private_mode: Option<String>,
+    per_vehicle: Option<BTreeMap<String, Vec<String>>>,
+    #[serde(default)]
+    csv: RawCsvOutput,
+}
+
+#[derive(Deserialize, Default)]
+struct RawCsvOutput {
+    delimiter: Option<String>,
+    bom: Option<bool>,
+    #[serde(default)]
+    columns: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -123,8 +135,10 @@ pub struct Pipeline {
     pub expiring_days: u32,
     /// Write `audiences/` (contact points of the eligible cells).
     pub audiences: bool,
-    /// Also write `audiences_csv/`: the audiences as `;`-separated UTF-8 CSV files.
+    /// Also write `audiences_csv/` (and `unsubscribe_csv/`): the audiences as CSV files.
     pub audiences_csv: bool,
+    /// How the audiences and the unsubscribe feed are written for a mailing platform.
+    pub mailing: Mailing,
     /// `[law] file`, relative to the pipeline file.
     pub law_file: Option<PathBuf>,
     /// The law table: the built-in one, or `[law] file`.
@@ -217,6 +231,7 @@ impl Pipeline {
         if audiences_csv && !audiences {
             problems.push("output.audiences_csv = true needs output.audiences = true".into());
         }
+        let mailing = resolve_mailing(&raw.output, &mut problems);
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -232,11 +247,142 @@ impl Pipeline {
             expiring_days,
             audiences,
             audiences_csv,
+            mailing,
             law_file: raw.law.file.map(|f| base.join(f)),
             law: Law::built_in(),
             shrink,
         })
     }
+}
+
+/// How the audiences, their CSV files and the unsubscribe feed are written.
+#[derive(Clone, Debug)]
+pub struct Mailing {
+    /// The slots whose audience rows repeat per vehicle (a message per car).
+    pub per_vehicle: [bool; Slot::COUNT],
+    /// The CSV files' delimiter.
+    pub delimiter: u8,
+    /// Start each CSV file with a UTF-8 byte order mark (for Excel).
+    pub bom: bool,
+    /// The CSV columns of each channel's audience files, in `Channel::ALL` order.
+    pub columns: [Vec<&'static str>; 5],
+    /// The file mode of the files holding contact points.
+    pub mode: u32,
+}
+
+/// The columns an audience CSV file may have: its partition keys, then the audience's own.
+pub fn csv_columns() -> Vec<&'static str> {
+    ["dealer_id", "category", "channel"]
+        .into_iter()
+        .chain(crate::audience::COLUMNS)
+        .collect()
+}
+
+impl Mailing {
+    /// The default CSV columns of a channel's audience files: the cell, the name, and the
+    /// channel's own contact point (for post the vehicle too, on per-vehicle rows).
+    pub fn default_columns(channel: Channel) -> Vec<&'static str> {
+        let mut c = vec![
+            "dealer_id",
+            "category",
+            "channel",
+            "customer_id",
+            "source",
+            "relation",
+            "basis",
+            "expires_on",
+            "law",
+            "name",
+        ];
+        c.extend(match channel {
+            Channel::Email => &["email"][..],
+            Channel::Sms | Channel::Phone => &["phone"][..],
+            Channel::App => &["app_id"][..],
+            Channel::Post => &crate::audience::COLUMNS[10..],
+        });
+        c
+    }
+
+    /// `[output.per_vehicle]` when left out: the aftersales service letter (the APK
+    /// reminder), which is about one car.
+    pub fn default_per_vehicle() -> [bool; Slot::COUNT] {
+        let mut p = [false; Slot::COUNT];
+        p[Slot::of(Category::AftersalesService, Channel::Post).index()] = true;
+        p
+    }
+}
+
+fn resolve_mailing(raw: &RawOutput, problems: &mut Vec<String>) -> Mailing {
+    let mut m = Mailing {
+        per_vehicle: Mailing::default_per_vehicle(),
+        delimiter: b';',
+        bom: raw.csv.bom.unwrap_or(false),
+        columns: Channel::ALL.map(Mailing::default_columns),
+        mode: 0o600,
+    };
+    if let Some(d) = &raw.csv.delimiter {
+        match d.as_bytes() {
+            _ if d == "tab" => m.delimiter = b'\t',
+            [b] if d.is_ascii() && !matches!(*b, b'"' | b'\n' | b'\r') => m.delimiter = *b,
+            _ => problems.push(format!(
+                "output.csv.delimiter: `{d}` must be one ASCII character other than a quote or line break, or \"tab\""
+            )),
+        }
+    }
+    match raw.private_mode.as_deref() {
+        None | Some("0600") => {}
+        Some("0640") => m.mode = 0o640,
+        Some(other) => problems.push(format!(
+            "output.private_mode: `{other}` must be \"0600\" (owner only) or \"0640\" (and the group, for a separate reader)"
+        )),
+    }
+    if let Some(per_vehicle) = &raw.per_vehicle {
+        m.per_vehicle = [false; Slot::COUNT];
+        for (cat, chans) in per_vehicle {
+            let Some(c) = Category::parse(cat) else {
+                problems.push(format!(
+                    "output.per_vehicle.{cat}: unknown category; categories are {}",
+                    CATEGORIES.join(", ")
+                ));
+                continue;
+            };
+            for ch in chans {
+                match Channel::parse(ch) {
+                    Some(ch) => m.per_vehicle[Slot::of(c, ch).index()] = true,
+                    None => problems.push(format!(
+                        "output.per_vehicle.{cat}: unknown channel `{ch}`; channels are {}",
+                        CHANNELS.join(", ")
+                    )),
+                }
+            }
+        }
+    }
+    let allowed = csv_columns();
+    for (ch, columns) in &raw.csv.columns {
+        let Some(channel) = Channel::parse(ch) else {
+            problems.push(format!(
+                "output.csv.columns.{ch}: unknown channel; channels are {}",
+                CHANNELS.join(", ")
+            ));
+            continue;
+        };
+        let mut chosen = Vec::new();
+        for c in columns {
+            match allowed.iter().find(|a| **a == c.as_str()) {
+                Some(a) if !chosen.contains(a) => chosen.push(*a),
+                Some(_) => problems.push(format!("output.csv.columns.{ch}: `{c}` is listed twice")),
+                None => problems.push(format!(
+                    "output.csv.columns.{ch}: unknown column `{c}`; columns are {}",
+                    allowed.join(", ")
+                )),
+            }
+        }
+        if chosen.is_empty() {
+            problems.push(format!("output.csv.columns.{ch}: no column listed"));
+        }
+        m.columns[channel as usize] = chosen;
+    }
+    m
 }
 
 fn resolve_guard(raw: &RawGuard, problems: &mut Vec<String>) -> ShrinkLimits {

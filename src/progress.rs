@@ -88,9 +88,12 @@ impl Progress {
         let msg = msg.as_ref();
         let elapsed_s = (self.start.elapsed().as_secs_f64() * 10.0).round() / 10.0;
         let rss = resident_mib();
-        self.bars.suspend(|| match rss {
-            Some(rss_mib) => tracing::info!(elapsed_s, rss_mib, "{msg}"),
-            None => tracing::info!(elapsed_s, "{msg}"),
+        self.bars.suspend(|| {
+            if let Some(rss_mib) = rss {
+                tracing::info!(elapsed_s, rss_mib, "{msg}");
+            } else {
+                tracing::info!(elapsed_s, "{msg}");
+            }
         });
         if let Ok(mut s) = self.state.lock() {
             s.last_line = Instant::now();

@@ -571,7 +571,7 @@ impl Outs {
             Some(pw) => pw,
             slot => {
                 let p = path();
-                let w = BufWriter::with_capacity(1 << 16, write::create(&p, true)?);
+                let w = BufWriter::with_capacity(1 << 16, write::create(&p, write::PRIVATE)?);
                 slot.insert((p, w))
             }
         };
@@ -700,7 +700,7 @@ fn route_parquet(
                 slot => slot.insert(write::PartWriter::create(
                     piece_path(dir, &plan.source, k, b),
                     part.schema(),
-                    true,
+                    write::PRIVATE,
                     true,
                 )?),
             };
@@ -989,7 +989,8 @@ fn split_file(
                 rows[p] = idx.len() as u64;
                 let mut part = gather(&df, idx)?;
                 let to = part_path(p);
-                let mut w = write::PartWriter::create(to.clone(), part.schema(), true, true)?;
+                let mut w =
+                    write::PartWriter::create(to.clone(), part.schema(), write::PRIVATE, true)?;
                 w.write(&mut part)?;
                 w.finish()?;
                 files[p] = Some(to);
@@ -1184,7 +1185,7 @@ mod tests {
             col("source", &|_| "web".into()),
         ])
         .expect("frame");
-        let mut w = write::PartWriter::create(path, df.schema(), false, true).expect("writer");
+        let mut w = write::PartWriter::create(path, df.schema(), None, true).expect("writer");
         for (at, len) in [(0, 20), (20, 10), (30, 20)] {
             w.write(&mut df.slice(at, len)).expect("row group");
         }
@@ -1272,7 +1273,7 @@ mod tests {
                             .collect();
                         let mut df = DataFrame::new_infer_height(columns).expect("frame");
                         let mut w =
-                            write::PartWriter::create(path.clone(), df.schema(), false, true)
+                            write::PartWriter::create(path.clone(), df.schema(), None, true)
                                 .expect("writer");
                         w.write(&mut df).expect("rows");
                         w.finish().expect("finish");

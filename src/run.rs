@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::guard;
 use crate::manifest::{CellCount, Input, LawUsed, Manifest, Reading};
 use crate::parallel::in_parallel;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Mailing, Pipeline};
 use crate::policy::{Category, Channel, LawAt, Slot};
 use crate::progress::Progress;
 use crate::read::{self, file_name, RawTable, Source};
@@ -148,65 +148,98 @@ struct DealerFiles<'a> {
     dealer: &'a str,
     /// The file number within the dealer's folders (a split bucket's part).
     part: usize,
-    csv: bool,
+    /// Also write audiences as CSV, so.
+    csv: Option<&'a Mailing>,
+    /// The mode of audience files.
+    mode: Option<u32>,
     parquet: BTreeMap<(&'static str, Option<Slot>), (write::PartWriter, u64)>,
-    csv_files: BTreeMap<Slot, (write::CsvPart, u64)>,
+    /// An audience CSV file and a vehicles file per slot.
+    csv_files: BTreeMap<(Slot, bool), (write::CsvPart, u64)>,
 }
 
 impl<'a> DealerFiles<'a> {
-    fn new(dir: &'a write::RunDir, dealer: &'a str, part: usize, csv: bool) -> DealerFiles<'a> {
+    fn new(dir: &'a write::RunDir, dealer: &'a str, part: usize, p: &'a Pipeline) -> Self {
         DealerFiles {
             dir,
             dealer,
             part,
-            csv,
+            csv: p.audiences_csv.then_some(&p.mailing),
+            mode: Some(p.mailing.mode),
             parquet: BTreeMap::new(),
             csv_files: BTreeMap::new(),
         }
     }
 
     /// Writes `df` as a row group of dataset `name`, partitioned by dealer and, with `slot`,
-    /// by category and channel; audiences also to CSV when asked.
+    /// by category and channel.
     fn write(&mut self, name: &'static str, slot: Option<Slot>, df: &mut DataFrame) -> Result<()> {
         if df.height() == 0 {
             return Ok(());
         }
-        let private = name == "audiences";
-        let (category, channel) =
-            slot.map_or(("", ""), |s| (s.category().name(), s.channel().name()));
         let (w, rows) = match self.parquet.entry((name, slot)) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
                 let mut partition = vec![("dealer_id", self.dealer)];
-                if slot.is_some() {
-                    partition.extend([("category", category), ("channel", channel)]);
+                if let Some(s) = slot {
+                    partition.extend([
+                        ("category", s.category().name()),
+                        ("channel", s.channel().name()),
+                    ]);
                 }
+                let mode = if name == "audiences" { self.mode } else { None };
                 let w = self
                     .dir
-                    .part_writer(name, &partition, self.part, df.schema(), private)?;
+                    .part_writer(name, &partition, self.part, df.schema(), mode)?;
                 e.insert((w, 0))
             }
         };
         *rows += df.height() as u64;
-        w.write(df)?;
-        if let (true, true, Some(p)) = (self.csv, private, slot) {
-            let (w, rows) = match self.csv_files.entry(p) {
+        w.write(df)
+    }
+
+    /// Writes an audience to Parquet, and to CSV when asked: its rows in
+    /// `audiences_csv/dealer_id=D/<category>-<channel>.csv`, the vehicles they list in
+    /// `<category>-<channel>.vehicles.csv` beside it.
+    fn audience(&mut self, mut a: audience::Audience) -> Result<()> {
+        self.write("audiences", Some(a.slot), &mut a.rows)?;
+        let Some(mailing) = self.csv else {
+            return Ok(());
+        };
+        let (category, channel) = (a.slot.category().name(), a.slot.channel().name());
+        let fixed = [
+            ("dealer_id", self.dealer),
+            ("category", category),
+            ("channel", channel),
+        ];
+        let format = write::CsvFormat {
+            delimiter: mailing.delimiter,
+            bom: mailing.bom,
+            mode: self.mode,
+        };
+        for (vehicles, df) in [(false, &a.rows), (true, &a.vehicles)] {
+            if df.height() == 0 {
+                continue;
+            }
+            let (w, rows) = match self.csv_files.entry((a.slot, vehicles)) {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::btree_map::Entry::Vacant(e) => {
                     let dir = self
                         .dir
                         .partition_dir("audiences_csv", &[("dealer_id", self.dealer)])?;
-                    let mut header = vec!["dealer_id", "category", "channel"];
-                    header.extend(audience::COLUMNS);
-                    let path = match self.part {
-                        0 => dir.join(format!("{category}-{channel}.csv")),
-                        p => dir.join(format!("{category}-{channel}-{p}.csv")),
+                    let (header, kind) = if vehicles {
+                        (audience::vehicle_columns(), ".vehicles")
+                    } else {
+                        (mailing.columns[a.slot.channel() as usize].clone(), "")
                     };
-                    e.insert((write::CsvPart::create(&path, &header)?, 0))
+                    let path = match self.part {
+                        0 => dir.join(format!("{category}-{channel}{kind}.csv")),
+                        p => dir.join(format!("{category}-{channel}{kind}-{p}.csv")),
+                    };
+                    e.insert((write::CsvPart::create(&path, &header, format)?, 0))
                 }
             };
             *rows += df.height() as u64;
-            w.write(&[self.dealer, category, channel], df)?;
+            w.write(&fixed, df)?;
         }
         Ok(())
     }
@@ -225,8 +258,13 @@ impl<'a> DealerFiles<'a> {
         for ((name, _), (w, rows)) in self.parquet {
             count(name, rows, w.finish()?);
         }
-        for (w, rows) in self.csv_files.into_values() {
-            count("audiences_csv", rows, w.finish()?);
+        for ((_, vehicles), (w, rows)) in self.csv_files {
+            let name = if vehicles {
+                "audiences_csv_vehicles"
+            } else {
+                "audiences_csv"
+            };
+            count(name, rows, w.finish()?);
         }
         Ok(out)
     }
@@ -424,24 +462,28 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
 
     // a dataset without rows still reads as a table: one file of no rows, with its columns
     let by_slot = ["dealer_id", "category", "channel"];
-    for (name, keys, schema, private) in [
+    let mailing = Some(job.pipeline.mailing.mode);
+    for (name, keys, schema, mode) in [
         (
             "eligibility",
             &by_slot[..1],
             cells::eligibility_schema(),
-            false,
+            None,
         ),
-        ("expiring", &by_slot[..1], cells::expiring_schema(), false),
-        ("changes", &by_slot[..1], changes::schema(), false),
-        ("audiences", &by_slot[..], audience::schema(), true),
+        ("expiring", &by_slot[..1], cells::expiring_schema(), None),
+        ("changes", &by_slot[..1], changes::schema(), None),
+        ("audiences", &by_slot[..], audience::schema(), mailing),
     ] {
         if let Some(w) = outputs.get_mut(name).filter(|w| w.files == 0) {
-            w.bytes += dir.empty_dataset(name, keys, &schema, private)?;
+            w.bytes += dir.empty_dataset(name, keys, &schema, mode)?;
             w.files += 1;
         }
     }
     let quarantine = quarantine(quarantine_parts.into_iter())?;
-    outputs.insert("quarantine", dir.dataset("quarantine", &quarantine, true)?);
+    outputs.insert(
+        "quarantine",
+        dir.dataset("quarantine", &quarantine, write::PRIVATE)?,
+    );
     lap("write");
 
     timings.insert("total", (progress.elapsed() * 1000.0).round() / 1000.0);
@@ -523,7 +565,12 @@ impl Unit {
 }
 
 /// One row group's frames: eligibility, expiring, audiences per slot; and its cell counts.
-type Group = (DataFrame, DataFrame, Vec<(Slot, DataFrame)>, Vec<CellCount>);
+type Group = (
+    DataFrame,
+    DataFrame,
+    Vec<audience::Audience>,
+    Vec<CellCount>,
+);
 
 /// Validates, joins, decides and writes the dealers of a bucket: eligibility per dealer (in
 /// `part-<p>.parquet` for part p of a split bucket, else `part-0.parquet`), retention as
@@ -561,7 +608,7 @@ fn bucket(
         let (df, counts) = cells::eligibility(&recs, &cells, &pipeline.law)?;
         let soon = cells::expiring(&df, ctx.as_of, expiring_days)?;
         let audiences = if pipeline.audiences {
-            audience::audiences(&recs, &cells, &pipeline.law)?
+            audience::audiences(&recs, &cells, &pipeline.law, &pipeline.mailing.per_vehicle)?
         } else {
             Vec::new()
         };
@@ -573,15 +620,15 @@ fn bucket(
         .into_par_iter()
         .map(|(dealer, range)| {
             let part = unit.part.map_or(0, |(_, p)| p);
-            let mut files = DealerFiles::new(dir, &dealer, part, pipeline.audiences_csv);
+            let mut files = DealerFiles::new(dir, &dealer, part, pipeline);
             let mut counts = Vec::new();
             let mut write = |groups: Vec<Group>| -> Result<()> {
                 for (mut df, mut soon, audiences, c) in groups {
                     counts.extend(c);
                     files.write("eligibility", None, &mut df)?;
                     files.write("expiring", None, &mut soon)?;
-                    for (slot, mut a) in audiences {
-                        files.write("audiences", Some(slot), &mut a)?;
+                    for a in audiences {
+                        files.audience(a)?;
                     }
                 }
                 Ok(())

@@ -7,7 +7,7 @@
 //! kept aside until the new one is in place, and put back by the next run if need be).
 
 use std::fs;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -99,10 +99,10 @@ impl RunDir {
         name: &str,
         partition: Option<(&str, &str)>,
         df: &mut DataFrame,
-        private: bool,
+        mode: Option<u32>,
     ) -> Result<u64> {
         let dir = self.partition_dir(name, partition.as_slice())?;
-        write_parquet(&dir.join("part-0.parquet"), df, private, &self.metadata)
+        write_parquet(&dir.join("part-0.parquet"), df, mode, &self.metadata)
     }
 
     /// Starts `<name>/<key>=<value>/.../part-<part>.parquet`, to be written a row group at a
@@ -113,13 +113,13 @@ impl RunDir {
         partition: &[(&str, &str)],
         part: usize,
         schema: &Schema,
-        private: bool,
+        mode: Option<u32>,
     ) -> Result<PartWriter> {
         let dir = self.partition_dir(name, partition)?;
         Ok(PartWriter::create(
             dir.join(format!("part-{part}.parquet")),
             schema,
-            private,
+            mode,
             false,
         )?
         .with_metadata(&self.metadata))
@@ -139,7 +139,7 @@ impl RunDir {
     pub fn part_file(&self, name: &str, file: &str, df: &mut DataFrame) -> Result<u64> {
         let dir = self.tmp.join(name);
         fs::create_dir_all(&dir).map_err(|e| out_err(&dir, e))?;
-        write_parquet(&dir.join(file), df, false, &self.metadata)
+        write_parquet(&dir.join(file), df, None, &self.metadata)
     }
 
     /// Writes a file of no rows with `schema` into dataset `name` under the partition
@@ -152,22 +152,17 @@ impl RunDir {
         name: &str,
         keys: &[&str],
         schema: &Schema,
-        private: bool,
+        mode: Option<u32>,
     ) -> Result<u64> {
         let partition: Vec<(&str, &str)> = keys.iter().map(|k| (*k, "none")).collect();
         let dir = self.partition_dir(name, &partition)?;
         let mut df = DataFrame::empty_with_schema(schema);
-        write_parquet(
-            &dir.join("part-0.parquet"),
-            &mut df,
-            private,
-            &self.metadata,
-        )
+        write_parquet(&dir.join("part-0.parquet"), &mut df, mode, &self.metadata)
     }
 
     /// Writes a dataset of one file.
-    pub fn dataset(&self, name: &str, df: &DataFrame, private: bool) -> Result<Written> {
-        let bytes = self.part(name, None, &mut df.clone(), private)?;
+    pub fn dataset(&self, name: &str, df: &DataFrame, mode: Option<u32>) -> Result<Written> {
+        let bytes = self.part(name, None, &mut df.clone(), mode)?;
         Ok(Written {
             path: name.to_string(),
             rows: df.height() as u64,
@@ -387,7 +382,7 @@ pub struct PartWriter {
 impl PartWriter {
     /// Starts the file `path` (ZSTD, full statistics); a `spill` file, read back once by this
     /// run, is written without compression or statistics.
-    pub fn create(path: PathBuf, schema: &Schema, private: bool, spill: bool) -> Result<Self> {
+    pub fn create(path: PathBuf, schema: &Schema, mode: Option<u32>, spill: bool) -> Result<Self> {
         // the footer's Arrow schema names plain (large) strings, not string views, which
         // pyarrow 14 and older cannot read; the pages are the same either way
         let arrow = schema.to_arrow(CompatLevel::oldest());
@@ -407,7 +402,7 @@ impl PartWriter {
             data_page_size: None,
         };
         let fields = parquet.fields().to_vec();
-        let file = BufWriter::with_capacity(1 << 20, create(&path, private)?);
+        let file = BufWriter::with_capacity(1 << 20, create(&path, mode)?);
         let writer = FileWriter::new_with_parquet_schema(file, arrow, parquet, options);
         Ok(PartWriter {
             path,
@@ -543,41 +538,76 @@ fn dictionary(text: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
     .ok()
 }
 
-/// A CSV file (UTF-8, `;`, header row) written in pieces, owner-only.
+/// How CSV files for a mailing platform are written.
+#[derive(Clone, Copy, Debug)]
+pub struct CsvFormat {
+    pub delimiter: u8,
+    /// Start with a UTF-8 byte order mark.
+    pub bom: bool,
+    pub mode: Option<u32>,
+}
+
+/// A CSV file (UTF-8, header row) written in pieces.
 pub struct CsvPart {
     path: PathBuf,
     writer: csv::Writer<fs::File>,
+    header: Vec<&'static str>,
 }
 
 impl CsvPart {
-    pub fn create(path: &Path, header: &[&str]) -> Result<CsvPart> {
+    pub fn create(path: &Path, header: &[&'static str], format: CsvFormat) -> Result<CsvPart> {
+        let mut file = create(path, format.mode)?;
+        if format.bom {
+            file.write_all("\u{feff}".as_bytes())
+                .map_err(|e| out_err(path, e))?;
+        }
         let mut writer = csv::WriterBuilder::new()
-            .delimiter(b';')
-            .from_writer(create(path, true)?);
+            .delimiter(format.delimiter)
+            .from_writer(file);
         writer
             .write_record(header)
             .map_err(|e| output_error(path, &e))?;
         Ok(CsvPart {
             path: path.to_path_buf(),
             writer,
+            header: header.to_vec(),
         })
     }
 
-    /// Writes the rows of `df`, each behind the values of `prefix`; dates as `YYYY-MM-DD`,
-    /// null as an empty field.
-    pub fn write(&mut self, prefix: &[&str], df: &DataFrame) -> Result<()> {
-        let text: Vec<StringChunked> = df
-            .columns()
+    /// Writes the rows of `df`: each header column from `fixed` (a value for every row) or
+    /// else the column of `df` of that name; dates as `YYYY-MM-DD`, null as an empty field,
+    /// and no line break inside a field.
+    pub fn write(&mut self, fixed: &[(&str, &str)], df: &DataFrame) -> Result<()> {
+        enum Field<'a> {
+            Fixed(&'a str),
+            Column(StringChunked),
+        }
+        let fields: Vec<Field> = self
+            .header
             .iter()
-            .map(|c| Ok(c.cast(&DataType::String)?.str()?.clone()))
+            .map(|h| match fixed.iter().find(|(k, _)| k == h) {
+                Some((_, v)) => Ok(Field::Fixed(v)),
+                None => Ok(Field::Column(
+                    df.column(h)?.cast(&DataType::String)?.str()?.clone(),
+                )),
+            })
             .collect::<Result<_>>()?;
-        let mut record: Vec<&str> = Vec::with_capacity(prefix.len() + text.len());
+        let mut record: Vec<std::borrow::Cow<str>> = Vec::with_capacity(fields.len());
         for i in 0..df.height() {
             record.clear();
-            record.extend_from_slice(prefix);
-            record.extend(text.iter().map(|c| c.get(i).unwrap_or("")));
+            record.extend(fields.iter().map(|f| {
+                let v = match f {
+                    Field::Fixed(v) => v,
+                    Field::Column(c) => c.get(i).unwrap_or(""),
+                };
+                if v.chars().any(char::is_control) {
+                    std::borrow::Cow::Owned(crate::audience::one_line(v))
+                } else {
+                    std::borrow::Cow::Borrowed(v)
+                }
+            }));
             self.writer
-                .write_record(&record)
+                .write_record(record.iter().map(|v| v.as_bytes()))
                 .map_err(|e| output_error(&self.path, &e))?;
         }
         Ok(())
@@ -615,11 +645,11 @@ pub(crate) fn output_error(path: &Path, e: &dyn std::fmt::Display) -> Error {
 fn write_parquet(
     path: &Path,
     df: &mut DataFrame,
-    private: bool,
+    mode: Option<u32>,
     metadata: &[KeyValue],
 ) -> Result<u64> {
-    let mut w = PartWriter::create(path.to_path_buf(), df.schema(), private, false)?
-        .with_metadata(metadata);
+    let mut w =
+        PartWriter::create(path.to_path_buf(), df.schema(), mode, false)?.with_metadata(metadata);
     let mut offset = 0;
     while offset < df.height() {
         w.write(&mut df.slice(offset as i64, ROW_GROUP))?;
@@ -628,16 +658,26 @@ fn write_parquet(
     w.finish()
 }
 
-pub(crate) fn create(path: &Path, private: bool) -> Result<fs::File> {
+/// The mode of files only their owner may read (personal data).
+pub const PRIVATE: Option<u32> = Some(0o600);
+
+/// Creates `path`, which must not exist; with `mode`, the file has exactly that mode
+/// (whatever the umask), else the umask's.
+pub(crate) fn create(path: &Path, mode: Option<u32>) -> Result<fs::File> {
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::OpenOptionsExt;
+    if let Some(mode) = mode {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        // created owner-only, then opened up to `mode`, so no one reads it in between
         opts.mode(0o600);
+        let file = opts.open(path).map_err(|e| out_err(path, e))?;
+        file.set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(|e| out_err(path, e))?;
+        return Ok(file);
     }
     #[cfg(not(unix))]
-    let _ = private;
+    let _ = mode;
     opts.open(path).map_err(|e| out_err(path, e))
 }
 
@@ -697,8 +737,7 @@ mod tests {
         .expect("dates");
         for spill in [false, true] {
             let path = dir.path().join(format!("t-{spill}.parquet"));
-            let mut w =
-                PartWriter::create(path.clone(), df.schema(), false, spill).expect("writer");
+            let mut w = PartWriter::create(path.clone(), df.schema(), None, spill).expect("writer");
             w.write(&mut df.slice(0, 1000)).expect("first group");
             w.write(&mut df.slice(1000, n)).expect("second group");
             w.finish().expect("finished");

@@ -39,14 +39,6 @@ impl Category {
             _ => Relation::Customer,
         }
     }
-
-    /// Audiences of this category have one row per vehicle (an APK reminder is per car).
-    pub fn per_vehicle(self) -> bool {
-        matches!(
-            self,
-            Category::AftersalesService | Category::AftersalesActions
-        )
-    }
 }
 
 /// Channel of a cell, in the contract's policy-table order.

@@ -1,5 +1,6 @@
-//! `audiences/` and `audiences_csv/`: one row per eligible cell with its contact point, one
-//! per vehicle for the aftersales categories.
+//! `audiences/` and `audiences_csv/`: one row per eligible cell with its contact point and
+//! the record's vehicles as a list, one row per vehicle for the per-vehicle cells
+//! (`[output.per_vehicle]`, by default aftersales_service by post).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,9 +24,34 @@ fn rows(
         .map(|i| {
             df.get_column_names()
                 .iter()
-                .map(|c| (c.to_string(), text(df, c, i)))
+                .map(|c| {
+                    let v = if c.as_str() == "vehicles" {
+                        Some(vehicles(df, i).len().to_string())
+                    } else {
+                        text(df, c, i)
+                    };
+                    (c.to_string(), v)
+                })
                 .collect()
         })
+        .collect()
+}
+
+/// The vehicle ids of row `i`'s `vehicles`.
+fn vehicles(df: &DataFrame, i: usize) -> Vec<String> {
+    let list = df
+        .column("vehicles")
+        .unwrap()
+        .list()
+        .unwrap()
+        .get_as_series(i);
+    let Some(list) = list else { return Vec::new() };
+    let ids = list.struct_().unwrap().field_by_name("vehicle_id").unwrap();
+    ids.str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .map(str::to_string)
         .collect()
 }
 
@@ -98,17 +124,24 @@ fn contact_points_follow_the_contract() {
     let app = rows(&a, "c1", "newsletter", "app");
     assert_eq!(get(&app[0], "app_id"), Some("app-1"));
 
-    // one row per vehicle for the aftersales categories, by vehicle_id; none elsewhere
-    for cat in ["aftersales_service", "aftersales_actions"] {
-        let cars = rows(&a, "c1", cat, "post");
-        let plates: Vec<_> = cars.iter().map(|r| get(r, "license_plate")).collect();
-        assert_eq!(plates, [Some("1XYZ23"), Some("AB12CD")], "{cat}");
-        assert_eq!(get(&cars[1], "make"), Some("Kia"));
-        assert_eq!(get(&cars[1], "apk_due_on"), Some("2027-03-01"));
+    // one row per vehicle for the APK letter (aftersales_service by post), by vehicle_id,
+    // each listing its car; every other cell once, listing the record's cars
+    let cars = rows(&a, "c1", "aftersales_service", "post");
+    let plates: Vec<_> = cars.iter().map(|r| get(r, "license_plate")).collect();
+    assert_eq!(plates, [Some("1XYZ23"), Some("AB12CD")]);
+    assert_eq!(get(&cars[1], "make"), Some("Kia"));
+    assert_eq!(get(&cars[1], "apk_due_on"), Some("2027-03-01"));
+    assert!(cars.iter().all(|r| get(r, "vehicles") == Some("1")));
+    for (cat, ch) in [
+        ("aftersales_actions", "post"),
+        ("aftersales_service", "email"),
+        ("newsletter", "post"),
+    ] {
+        let once = rows(&a, "c1", cat, ch);
+        assert_eq!(once.len(), 1, "{cat} {ch}");
+        assert_eq!(get(&once[0], "license_plate"), None);
+        assert_eq!(get(&once[0], "vehicles"), Some("2"), "{cat} {ch}");
     }
-    let news = rows(&a, "c1", "newsletter", "post");
-    assert_eq!(news.len(), 1);
-    assert_eq!(get(&news[0], "license_plate"), None);
 
     // c2: a company abroad; no usable e-mail
     let post = rows(&a, "c2", "aftersales_service", "post");
@@ -192,19 +225,31 @@ fn audiences_are_the_eligible_cells() {
             .or_default()
             .insert(r[1].trim().into());
     }
+    let mut listed: BTreeMap<[String; 4], BTreeSet<String>> = BTreeMap::new();
+    for i in 0..a.height() {
+        listed
+            .entry(key(&a, i))
+            .or_default()
+            .extend(vehicles(&a, i));
+    }
+    let mut per_vehicle = 0;
     for (k, n) in &per_cell {
         let owned = cars
             .get(&(k[0].clone(), k[1].clone()))
-            .map_or(0, BTreeSet::len);
-        let expected = if k[2].starts_with("aftersales_") {
-            owned.max(1)
+            .cloned()
+            .unwrap_or_default();
+        // an APK letter is per car: a row each; every other cell once, listing the cars
+        if (k[2].as_str(), k[3].as_str()) == ("aftersales_service", "post") {
+            assert_eq!(*n, owned.len().max(1), "{k:?}");
+            per_vehicle += 1;
         } else {
-            1
-        };
-        assert_eq!(*n, expected, "{k:?}");
+            assert_eq!(*n, 1, "{k:?}");
+        }
+        assert_eq!(listed[k], owned, "{k:?}");
     }
+    assert!(per_vehicle > 0);
     assert!(
-        per_cell.values().any(|n| *n > 1),
+        per_cell.values().any(|n| *n > 1) && listed.values().any(|v| v.len() > 1),
         "the sample has records with several cars"
     );
 
@@ -240,8 +285,9 @@ fn audiences_are_the_eligible_cells() {
         Some("Transportbedrijf Hoekstra B.V.")
     );
 
-    // owner-only files, Parquet and CSV; the CSV export has the same rows
-    let mut csv_rows = 0;
+    // owner-only files, Parquet and CSV; the CSV export has the same rows, each channel's
+    // own columns, and the listed vehicles in a file beside
+    let (mut csv_rows, mut csv_vehicles) = (0, 0);
     for dir in ["audiences", "audiences_csv"] {
         let mut stack = vec![run.join(dir)];
         let mut files = 0;
@@ -264,7 +310,36 @@ fn audiences_are_the_eligible_cells() {
                         .delimiter(b';')
                         .from_path(&p)
                         .unwrap();
-                    assert_eq!(r.headers().unwrap().len(), 23);
+                    let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                    let header = r.headers().unwrap().clone();
+                    if name.ends_with(".vehicles.csv") {
+                        assert_eq!(
+                            &header,
+                            vec![
+                                "customer_id",
+                                "source",
+                                "vehicle_id",
+                                "license_plate",
+                                "make",
+                                "model",
+                                "first_registration_on",
+                                "apk_due_on"
+                            ]
+                        );
+                        csv_vehicles += r.records().count();
+                        continue;
+                    }
+                    let own = match name.trim_end_matches(".csv").rsplit('-').next().unwrap() {
+                        "email" => "email",
+                        "sms" | "phone" => "phone",
+                        "app" => "app_id",
+                        _ => "address",
+                    };
+                    assert!(header.iter().any(|h| h == own), "{name}: {header:?}");
+                    assert!(
+                        !header.iter().any(|h| h == "email") || own == "email",
+                        "{name}"
+                    );
                     csv_rows += r.records().count();
                 }
             }
@@ -272,6 +347,14 @@ fn audiences_are_the_eligible_cells() {
         assert!(files > 10, "{dir}: {files} files");
     }
     assert_eq!(csv_rows, a.height());
+    let not_per_vehicle: usize = (0..a.height())
+        .filter(|&i| {
+            text(&a, "category", i).as_deref() != Some("aftersales_service")
+                || text(&a, "channel", i).as_deref() != Some("post")
+        })
+        .map(|i| vehicles(&a, i).len())
+        .sum();
+    assert_eq!(csv_vehicles, not_per_vehicle);
     let m = manifest(&run);
     assert_eq!(m["outputs"]["audiences"]["rows"], a.height() as u64);
     assert_eq!(m["outputs"]["audiences_csv"]["rows"], a.height() as u64);
@@ -301,4 +384,100 @@ fn audiences_can_be_left_out() {
         "{}",
         stderr(&o)
     );
+}
+
+/// `[output.csv]` and friends: the delimiter, a byte order mark, each channel's columns, the
+/// per-vehicle cells and the files' mode; no field holds a line break.
+#[test]
+fn csv_files_fit_the_mailing_platform() {
+    let work = Workdir::new();
+    let x = work.path("x");
+    work.write(
+        "x/customers.csv",
+        "dealer_id;customer_id;registered_on;last_name;street;house_number;postcode;city;email\n\
+         D1;c1;2020-01-01;Berg;\"Kerk\r\nstraat\";12;1234ab;Ede;jan@example.nl\n",
+    );
+    work.write(
+        "x/invoices.csv",
+        "dealer_id;invoice_id;customer_id;invoice_date\nD1;i1;c1;2026-10-01\n",
+    );
+    work.write(
+        "x/vehicles.csv",
+        "dealer_id;vehicle_id;customer_id;license_plate;make;model\n\
+         D1;v1;c1;ab-12-cd;Citroën;C3\nD1;v2;c1;1-xyz-23;Kia;\"Picanto\nGT\"\n",
+    );
+    let pipeline = work.write(
+        "p.toml",
+        &format!(
+            "[input]\ndir = \"{}\"\n[output]\naudiences_csv = true\nprivate_mode = \"0640\"\n\
+             [output.per_vehicle]\naftersales_actions = [\"email\"]\n\
+             [output.csv]\ndelimiter = \"tab\"\nbom = true\n\
+             [output.csv.columns]\nemail = [\"customer_id\", \"email\", \"license_plate\"]\n",
+            x.display()
+        ),
+    );
+    assert_ok(&work.try_run(pipeline.to_str().unwrap(), None, "out", &[]));
+    let run = work.run_dir("out");
+    let dir = run.join("audiences_csv/dealer_id=D1");
+    let read = |name: &str| {
+        let bytes = std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o640, "{name}");
+        }
+        let text = String::from_utf8(bytes).unwrap();
+        let text = text
+            .strip_prefix('\u{feff}')
+            .expect("a byte order mark")
+            .to_string();
+        text.lines()
+            .map(|l| l.split('\t').map(str::to_string).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    };
+    // the chosen columns; a per-vehicle cell by e-mail has a row per car
+    assert_eq!(
+        read("aftersales_actions-email.csv"),
+        [
+            vec!["customer_id", "email", "license_plate"],
+            vec!["c1", "jan@example.nl", "AB12CD"],
+            vec!["c1", "jan@example.nl", "1XYZ23"],
+        ]
+    );
+    // the default per-vehicle cell is no longer one (the table lists only aftersales_actions)
+    let post = read("aftersales_service-post.csv");
+    assert_eq!(post.len(), 2, "{post:?}");
+    let address = post[0].iter().position(|h| h == "address").unwrap();
+    assert_eq!(
+        post[1][address], "Kerk straat 12",
+        "no line break in a field"
+    );
+    let cars = read("aftersales_service-post.vehicles.csv");
+    assert_eq!(cars.len(), 3);
+    assert_eq!(cars[2][5], "Picanto GT");
+    assert!(!dir.join("aftersales_actions-email.vehicles.csv").exists());
+    // Parquet audiences have the same mode
+    let a = dataset(&run, "audiences");
+    assert!(a.height() > 0);
+
+    let bad = work.write(
+        "bad.toml",
+        "[output.csv]\ndelimiter = \"ab\"\n[output.csv.columns]\nfax = [\"x\"]\nemail = [\"mail\"]\n\
+         [output.per_vehicle]\naftersales = [\"post\"]\n[output]\nprivate_mode = \"0777\"\n",
+    );
+    let o = work.try_run(bad.to_str().unwrap(), Some(&x), "out2", &[]);
+    assert_eq!(o.status.code(), Some(78));
+    for problem in [
+        "output.csv.delimiter: `ab`",
+        "output.csv.columns.fax: unknown channel",
+        "output.csv.columns.email: unknown column `mail`",
+        "output.per_vehicle.aftersales: unknown category",
+        "output.private_mode: `0777`",
+    ] {
+        assert!(stderr(&o).contains(problem), "{problem}: {}", stderr(&o));
+    }
 }

@@ -127,7 +127,11 @@ fn pipeline_file_problems() {
     );
     let o = work.cmd(&["validate", "--pipeline", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(78));
-    insta::with_settings!({filters => vec![(r"/.*/broken.toml", "[DIR]/broken.toml")]}, {
+    let filters = vec![
+        (r"/.*/broken.toml", "[DIR]/broken.toml"),
+        (r"\d{4}-\d\d-\d\dT[\d:.]+Z", "[TIME]"),
+    ];
+    insta::with_settings!({filters => filters}, {
         insta::assert_snapshot!(stderr(&o));
     });
 }

@@ -170,7 +170,12 @@ pub fn dataset(run: &Path, name: &str) -> DataFrame {
     let path = run.join(name);
     let lf = LazyFrame::scan_parquet(PlRefPath::new(path.to_str().unwrap()), args).expect("scan");
     let df = lf.collect().expect("read back");
-    let cols: Vec<PlSmallStr> = df.get_column_names().into_iter().cloned().collect();
+    let cols: Vec<PlSmallStr> = df
+        .columns()
+        .iter()
+        .filter(|c| !matches!(c.dtype(), DataType::List(_)))
+        .map(|c| c.name().clone())
+        .collect();
     df.sort(cols, SortMultipleOptions::default().with_nulls_last(true))
         .unwrap()
 }
