@@ -5,7 +5,8 @@
 //! `validate` (quarantine), `records` (joins), `cells` (every cell decided by `policy`: the
 //! policy, the law and the decision table, in one place), `audience` (contact points of
 //! eligible cells), `write` (the run folder), `manifest`; `changes` compares with the
-//! previous run and `explain` tells one record's story. `run` strings them together;
+//! previous run, `unsubscribe` lists the cells lost since with the contact point the platform
+//! holds, and `explain` tells one record's story. `run` strings them together;
 //! `cli` is the command line.
 
 pub mod audience;
@@ -27,6 +28,7 @@ pub mod records;
 pub mod route;
 pub mod run;
 pub mod schema;
+pub mod unsubscribe;
 pub mod validate;
 pub mod values;
 pub mod write;

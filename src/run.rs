@@ -23,6 +23,7 @@ use crate::read::{self, file_name, RawTable, Source};
 use crate::records::{self, Outside, Records, Valid};
 use crate::route::{self, Routed};
 use crate::schema::Table;
+use crate::unsubscribe;
 use crate::validate::{self, Context, CustomerIndex, TableStats};
 use crate::write::{self, Written};
 
@@ -436,13 +437,13 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     lap("buckets");
     write::fail_point("eligibility_written");
 
-    let since = match previous {
+    let since = match &previous {
         None => changes::Since {
             previous_as_of: None,
             note: "no earlier published run in the output folder: changes/ is empty".into(),
         },
         Some((date, previous)) => {
-            let (written, note) = match changes::write(&dir, &previous)? {
+            let (written, note) = match changes::write(&dir, previous)? {
                 Ok(w) => (w, format!("compared with the run of {date}")),
                 Err(why) => (Written::default(), format!("not compared: {why}")),
             };
@@ -458,6 +459,24 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         "{} changed cells ({})",
         outputs["changes"].rows, since.note
     ));
+    if job.pipeline.audiences {
+        let mailing = &job.pipeline.mailing;
+        let csv = job.pipeline.audiences_csv.then_some(write::CsvFormat {
+            delimiter: mailing.delimiter,
+            bom: mailing.bom,
+            mode: Some(mailing.mode),
+        });
+        let (parquet, csv_written) = match &previous {
+            Some((_, p)) => unsubscribe::write(&dir, p, csv, Some(mailing.mode))?,
+            None => Default::default(),
+        };
+        progress.step(format!("{} cells to unsubscribe", parquet.rows));
+        add_written(&mut outputs, "unsubscribe", &parquet);
+        if csv.is_some() {
+            mkdir(&dir.tmp.join("unsubscribe_csv"))?;
+            add_written(&mut outputs, "unsubscribe_csv", &csv_written);
+        }
+    }
     lap("changes");
 
     // a dataset without rows still reads as a table: one file of no rows, with its columns
@@ -473,6 +492,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         ("expiring", &by_slot[..1], cells::expiring_schema(), None),
         ("changes", &by_slot[..1], changes::schema(), None),
         ("audiences", &by_slot[..], audience::schema(), mailing),
+        ("unsubscribe", &by_slot[..1], unsubscribe::schema(), mailing),
     ] {
         if let Some(w) = outputs.get_mut(name).filter(|w| w.files == 0) {
             w.bytes += dir.empty_dataset(name, keys, &schema, mode)?;

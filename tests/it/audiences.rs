@@ -464,6 +464,53 @@ fn csv_files_fit_the_mailing_platform() {
     let a = dataset(&run, "audiences");
     assert!(a.height() > 0);
 
+    // the next night c1 opts out of the newsletter by e-mail: the unsubscribe file lists
+    // the cell with the address the platform has
+    work.write(
+        "x/preferences.csv",
+        "dealer_id;customer_id;category;channel;status;recorded_at;origin\n\
+         D1;c1;newsletter;email;opt_out;2026-11-22 20:00;website\n",
+    );
+    let o = work.run_at(
+        pipeline.to_str().unwrap(),
+        None,
+        "out",
+        "2026-11-23",
+        &[],
+        &[],
+    );
+    assert_ok(&o);
+    let dir = work.path("out/as_of=2026-11-23/unsubscribe_csv/dealer_id=D1");
+    let text = std::fs::read_to_string(dir.join("unsubscribe.csv")).unwrap();
+    let lines: Vec<Vec<&str>> = text
+        .strip_prefix('\u{feff}')
+        .expect("a byte order mark")
+        .lines()
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let field = |name: &str| lines[1][lines[0].iter().position(|h| *h == name).unwrap()];
+    assert_eq!(
+        [
+            field("dealer_id"),
+            field("customer_id"),
+            field("category"),
+            field("channel")
+        ],
+        ["D1", "c1", "newsletter", "email"]
+    );
+    assert_eq!(field("email"), "jan@example.nl");
+    assert_eq!(field("new_reason"), "opted_out");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("unsubscribe.csv"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o640);
+    }
+
     let bad = work.write(
         "bad.toml",
         "[output.csv]\ndelimiter = \"ab\"\n[output.csv.columns]\nfax = [\"x\"]\nemail = [\"mail\"]\n\

@@ -139,4 +139,43 @@ fn changes_list_what_differs_from_the_previous_run() {
     assert_eq!(row("9999", "prospects", "email")[1], None);
     let of = |who: &str| got.keys().filter(|k| k[1] == who).count();
     assert_eq!((of("1023"), of("9999")), (20, 5));
+
+    // unsubscribe/: every cell eligible last night and not tonight, with the contact point of
+    // last night's audience (owner-only, like the audiences)
+    let u = dataset(&second, "unsubscribe");
+    let lost: BTreeMap<[String; 4], String> = old
+        .iter()
+        .filter(|(k, o)| o.0 == Some(true) && new.get(*k).and_then(|n| n.0) != Some(true))
+        .map(|(k, _)| (k.clone(), expected[k].to_string()))
+        .collect();
+    let listed: BTreeMap<[String; 4], String> = (0..u.height())
+        .map(|i| (key(&u, i), text(&u, "change", i).unwrap()))
+        .collect();
+    assert_eq!(listed.len(), u.height(), "one row per cell");
+    assert_eq!(listed, lost);
+    assert_eq!(m["outputs"]["unsubscribe"]["rows"], u.height() as u64);
+    let a = dataset(&first, "audiences");
+    let last_night = |k: &[String; 4], col: &str| {
+        (0..a.height())
+            .find(|&i| key(&a, i) == *k)
+            .and_then(|i| text(&a, col, i))
+    };
+    for i in 0..u.height() {
+        let k = key(&u, i);
+        for col in ["name", "email", "phone", "app_id", "address", "postcode"] {
+            assert_eq!(text(&u, col, i), last_night(&k, col), "{k:?} {col}");
+        }
+    }
+    let gone = (0..u.height())
+        .find(|&i| key(&u, i)[1..] == ["1001", "newsletter", "email"])
+        .expect("the opt-out is listed");
+    assert_eq!(text(&u, "new_reason", gone).as_deref(), Some("opted_out"));
+    assert!(text(&u, "email", gone).is_some());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let f = second.join("unsubscribe/dealer_id=D001/part-0.parquet");
+        let mode = std::fs::metadata(f).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 }
