@@ -4,7 +4,7 @@
 //! The stages, in the data's order: `read` (files to frames), `route` (buckets of dealers),
 //! `validate` (quarantine), `records` (joins), `cells` (every cell decided by `policy`: the
 //! policy, the law and the decision table, in one place), `audience` (contact points of
-//! eligible cells), `write` (the run folder), `manifest`; `changes` compares with the
+//! eligible cells), `write` (the run folder), `manifest`, `report` (report.html); `changes` compares with the
 //! previous run, `unsubscribe` lists the cells lost since with the contact point the platform
 //! holds, and `explain` tells one record's story. `run` strings them together;
 //! `cli` is the command line.
@@ -25,6 +25,7 @@ pub mod policy;
 pub mod progress;
 pub mod read;
 pub mod records;
+pub mod report;
 pub mod route;
 pub mod run;
 pub mod schema;

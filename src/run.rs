@@ -21,6 +21,7 @@ use crate::policy::{Category, Channel, LawAt, Slot};
 use crate::progress::Progress;
 use crate::read::{self, file_name, RawTable, Source};
 use crate::records::{self, Outside, Records, Valid};
+use crate::report;
 use crate::route::{self, Routed};
 use crate::schema::Table;
 use crate::unsubscribe;
@@ -530,6 +531,12 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         cells: counts,
         timings_s: timings,
     };
+    let page = report::html(
+        &serde_json::to_value(&manifest).unwrap_or_default(),
+        &report::history(&job.out, job.as_of),
+    );
+    let path = dir.tmp.join("report.html");
+    std::fs::write(&path, page).map_err(|e| Error::Output { path, source: e })?;
     write::fail_point("before_publish");
     let folder = dir.publish(&manifest)?;
     let folder = folder.canonicalize().unwrap_or(folder);

@@ -514,3 +514,81 @@ fn every_parquet_file_has_the_runs_metadata() {
         }
     }
 }
+
+/// `report.html`: self-contained (no scripts, nothing fetched), and its figures are the
+/// manifest's: cells per category x channel x outcome, quarantined rows per table and
+/// reason, and the trend over the earlier published nights of the same output root.
+#[test]
+fn the_report_shows_the_manifests_figures() {
+    let work = Workdir::new();
+    let x = repo().join("sample-data/iso");
+    for as_of in ["2026-06-30", "2026-07-01"] {
+        assert_ok(&work.run_at("pipelines/sample.toml", Some(&x), "out", as_of, &[], &[]));
+    }
+    let run = work.path("out/as_of=2026-07-01");
+    let page = std::fs::read_to_string(run.join("report.html")).unwrap();
+    let m = manifest(&run);
+    let shown = |attr: &str, key: &str| -> u64 {
+        let at = format!("{attr}=\"{key}\">");
+        let start = page.find(&at).unwrap_or_else(|| panic!("{at} on the page")) + at.len();
+        page[start..]
+            .split('<')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|e| panic!("{at}: {e}"))
+    };
+    for c in m["cells"].as_array().unwrap() {
+        let key = format!(
+            "{}/{}/{}",
+            c["category"].as_str().unwrap(),
+            c["channel"].as_str().unwrap(),
+            c["outcome"].as_str().unwrap()
+        );
+        assert_eq!(
+            shown("data-cell", &key),
+            c["cells"].as_u64().unwrap(),
+            "{key}"
+        );
+    }
+    let mut quarantined = 0;
+    for i in m["inputs"].as_array().unwrap() {
+        let table = i["table"].as_str().unwrap();
+        for (reason, n) in i["quarantined"].as_object().unwrap() {
+            assert_eq!(
+                shown("data-quarantine", &format!("{table}/{reason}")),
+                n.as_u64().unwrap()
+            );
+            quarantined += n.as_u64().unwrap();
+        }
+    }
+    // tonight and the night before, each with its own manifest's figures
+    let before = manifest(&work.path("out/as_of=2026-06-30"));
+    assert_eq!(
+        shown("data-trend", "2026-07-01/quarantined rows"),
+        quarantined
+    );
+    assert_eq!(
+        shown("data-trend", "2026-07-01/changes"),
+        m["outputs"]["changes"]["rows"].as_u64().unwrap()
+    );
+    let phone_before: u64 = before["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["channel"] == "phone" && c["eligible"] == true)
+        .map(|c| c["cells"].as_u64().unwrap())
+        .sum();
+    assert!(phone_before > 0);
+    assert_eq!(
+        shown("data-trend", "2026-06-30/eligible phone"),
+        phone_before
+    );
+    assert!(!page.contains("2026-06-29"), "only published nights");
+    for outside in ["<script", "http://", "https://", "src=", "@import"] {
+        assert!(
+            !page.contains(outside),
+            "{outside}: the page is self-contained"
+        );
+    }
+}
