@@ -110,7 +110,7 @@ pub fn html(manifest: &Value, history: &[Value]) -> String {
          body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}\
          table{{border-collapse:collapse;margin:1em 0}}\
          td,th{{padding:2px 8px;text-align:right;border-bottom:1px solid #eee}}\
-         th:first-child,td:first-child{{text-align:left}}\
+         th:first-child,td:first-child,td:last-child{{text-align:left}}\
          .legend span{{display:inline-block;margin-right:1em}}\
          .legend i{{display:inline-block;width:10px;height:10px;margin-right:4px}}\
          </style></head><body>\n<h1>Eligibility as of {as_of}</h1>\n"

@@ -310,10 +310,11 @@ impl Drop for RunDir {
     }
 }
 
-/// Cleans what killed runs left behind, before anything else: a `.as_of=DATE.old-PID` folder
-/// whose process is gone is put back as `as_of=DATE` when that is missing (a run killed
-/// between the publish's two renames), else removed; `.as_of=*.tmp-PID` folders whose process
-/// is gone are removed. The only copy of a night is never deleted.
+/// Cleans what killed runs left behind, before anything else, with the root's lock held (so
+/// their runs are gone, whatever their process ids: in a container every night's run has
+/// the same one): a `.as_of=DATE.old-PID` folder is put back as `as_of=DATE` when that is
+/// missing (a run killed between the publish's two renames), else removed; `.as_of=*.tmp-PID`
+/// folders are removed. The only copy of a night is never deleted.
 fn clear_leftovers(root: &Path) {
     let Ok(entries) = fs::read_dir(root) else {
         return;
@@ -326,14 +327,13 @@ fn clear_leftovers(root: &Path) {
     // `.old` before `.tmp`, so a night is restored before anything is removed
     names.sort_by_key(|n| !n.contains(".old-"));
     for name in names {
-        let (stem, pid) = match name
+        let Some((stem, pid)) = name
             .rsplit_once(".old-")
             .or_else(|| name.rsplit_once(".tmp-"))
-        {
-            Some((stem, pid)) => (stem, pid.parse::<u32>().ok()),
-            None => continue,
+        else {
+            continue;
         };
-        if pid.is_none_or(|p| Path::new(&format!("/proc/{p}")).exists()) {
+        if pid.parse::<u32>().is_err() {
             continue;
         }
         let path = root.join(&name);
