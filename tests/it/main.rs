@@ -9,6 +9,7 @@ mod fuzz;
 mod generate;
 mod law;
 mod outputs;
+mod readers;
 mod reliability;
 mod rules;
 mod snapshots_text;

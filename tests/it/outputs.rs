@@ -281,7 +281,10 @@ fn a_killed_run_leaves_the_previous_output_as_it_was() {
     // the next run clears the leftovers and replaces the folder whole; in a container every
     // night's run has the same small process id, alive again: the lock, not the id, tells
     // that a leftover's run is gone
-    work.write("out/.as_of=2026-11-21.tmp-1/eligibility/part-0.parquet", "half");
+    work.write(
+        "out/.as_of=2026-11-21.tmp-1/eligibility/part-0.parquet",
+        "half",
+    );
     work.run(
         "pipelines/sample.toml",
         &repo().join("sample-data/iso"),
