@@ -42,7 +42,15 @@ pub enum Command {
         /// The day to decide for, YYYY-MM-DD (default: today in Europe/Amsterdam).
         #[arg(long, env = "ELIGIBILITY_AS_OF", value_parser = parse_date)]
         as_of: Option<NaiveDate>,
-        /// The extract folder (overrides input.dir of the pipeline file).
+        /// A backfill: decide every day from this one to --to, in order, then refresh the
+        /// changes of the first published night after --to.
+        #[arg(long, value_parser = parse_date, requires = "to", conflicts_with = "as_of")]
+        from: Option<NaiveDate>,
+        /// The last day of a backfill (with --from).
+        #[arg(long, value_parser = parse_date, requires = "from")]
+        to: Option<NaiveDate>,
+        /// The extract folder (overrides input.dir of the pipeline file); `{as_of}` in it is
+        /// the day decided, e.g. /data/dms/{as_of}.
         #[arg(long, env = "ELIGIBILITY_INPUT")]
         input: Option<PathBuf>,
         /// The output root (overrides output.dir of the pipeline file).
@@ -158,22 +166,40 @@ pub fn main(cli: Cli) -> Result<Exit> {
         Command::Run {
             pipeline,
             as_of,
+            from,
+            to,
             input,
             out,
             quiet,
             accept_shrink,
         } => {
             let progress = Progress::new(quiet);
-            let mut job = Job::new(
-                Pipeline::load(&pipeline)?,
-                as_of.unwrap_or_else(run::today),
-                input,
-                out,
-            )?;
-            job.accept_shrink = accept_shrink;
-            job.arguments = std::env::args().collect();
-            let report = run::run(&job, &progress)?;
-            print!("{}", report.summary());
+            let pipeline = Pipeline::load(&pipeline)?;
+            let days: Vec<NaiveDate> = match (from, to) {
+                (Some(from), Some(to)) if from <= to => {
+                    from.iter_days().take_while(|d| *d <= to).collect()
+                }
+                (Some(from), Some(to)) => {
+                    return Err(Error::Usage(format!("--from {from} is after --to {to}")))
+                }
+                _ => vec![as_of.unwrap_or_else(run::today)],
+            };
+            let mut out_root = None;
+            for day in &days {
+                let mut job = Job::new(pipeline.clone(), *day, input.clone(), out.clone())?;
+                job.accept_shrink.clone_from(&accept_shrink);
+                job.arguments = std::env::args().collect();
+                let report = run::run(&job, &progress)?;
+                print!("{}", report.summary());
+                out_root = Some(job.out);
+            }
+            // a backfill changed the night before the first published one after it
+            if let (Some(to), Some(root)) = (to, out_root) {
+                if let Some(next) = run::next_published(&root, to) {
+                    run::refresh(&pipeline, &root, next, &progress)?;
+                    println!("refreshed changes/ of as_of={next} against as_of={to}");
+                }
+            }
             Ok(Exit::Ok)
         }
         Command::Generate {

@@ -69,6 +69,13 @@ impl Job {
                     pipeline.path.display()
                 ))
             })?;
+        // one pipeline file for every night: `{as_of}` in the folder is the night's date
+        let input = match input.to_str() {
+            Some(p) if p.contains("{as_of}") => {
+                PathBuf::from(p.replace("{as_of}", &as_of.to_string()))
+            }
+            _ => input,
+        };
         let out = out.unwrap_or_else(|| pipeline.output_dir.clone());
         Ok(Job {
             pipeline,
@@ -295,14 +302,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         date_format: &csv.date_format,
     };
     let mut dir = write::RunDir::begin(&job.out, job.as_of)?;
-    dir.set_metadata(&[
-        ("eligibility.tool_version", VERSION.to_string()),
-        ("eligibility.commit", COMMIT.to_string()),
-        ("eligibility.contract_sha256", contract_sha256()),
-        ("eligibility.as_of", job.as_of.to_string()),
-        ("eligibility.pipeline_sha256", job.pipeline.sha256.clone()),
-        ("eligibility.law_version", job.pipeline.law.version.clone()),
-    ]);
+    dir.set_metadata(&metadata(&job.pipeline, job.as_of));
     let spill = dir.tmp.join("_buckets");
     let mkdir = |p: &Path| {
         std::fs::create_dir_all(p).map_err(|e| Error::Output {
@@ -415,7 +415,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         job.pipeline.audiences.then_some("audiences"),
         job.pipeline.audiences_csv.then_some("audiences_csv"),
     ];
-    for name in ["eligibility", "expiring", "retention", "changes"]
+    for name in ["eligibility", "expiring", "retention"]
         .into_iter()
         .chain(audiences.into_iter().flatten())
     {
@@ -438,46 +438,13 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     lap("buckets");
     write::fail_point("eligibility_written");
 
-    let since = match &previous {
-        None => changes::Since {
-            previous_as_of: None,
-            note: "no earlier published run in the output folder: changes/ is empty".into(),
-        },
-        Some((date, previous)) => {
-            let (written, note) = match changes::write(&dir, previous)? {
-                Ok(w) => (w, format!("compared with the run of {date}")),
-                Err(why) => (Written::default(), format!("not compared: {why}")),
-            };
-            add_written(&mut outputs, "changes", &written);
-            changes::Since {
-                previous_as_of: Some(date.to_string()),
-                note,
-            }
-        }
-    };
-    mkdir(&dir.tmp.join("changes"))?;
-    progress.step(format!(
-        "{} changed cells ({})",
-        outputs["changes"].rows, since.note
-    ));
-    if job.pipeline.audiences {
-        let mailing = &job.pipeline.mailing;
-        let csv = job.pipeline.audiences_csv.then_some(write::CsvFormat {
-            delimiter: mailing.delimiter,
-            bom: mailing.bom,
-            mode: Some(mailing.mode),
-        });
-        let (parquet, csv_written) = match &previous {
-            Some((_, p)) => unsubscribe::write(&dir, p, csv, Some(mailing.mode))?,
-            None => Default::default(),
-        };
-        progress.step(format!("{} cells to unsubscribe", parquet.rows));
-        add_written(&mut outputs, "unsubscribe", &parquet);
-        if csv.is_some() {
-            mkdir(&dir.tmp.join("unsubscribe_csv"))?;
-            add_written(&mut outputs, "unsubscribe_csv", &csv_written);
-        }
-    }
+    let since = compare(
+        &dir,
+        previous.as_ref(),
+        &job.pipeline,
+        &mut outputs,
+        progress,
+    )?;
     lap("changes");
 
     // a dataset without rows still reads as a table: one file of no rows, with its columns
@@ -491,9 +458,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
             None,
         ),
         ("expiring", &by_slot[..1], cells::expiring_schema(), None),
-        ("changes", &by_slot[..1], changes::schema(), None),
         ("audiences", &by_slot[..], audience::schema(), mailing),
-        ("unsubscribe", &by_slot[..1], unsubscribe::schema(), mailing),
     ] {
         if let Some(w) = outputs.get_mut(name).filter(|w| w.files == 0) {
             w.bytes += dir.empty_dataset(name, keys, &schema, mode)?;
@@ -542,6 +507,177 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     let folder = folder.canonicalize().unwrap_or(folder);
     progress.step(format!("published {}", folder.display()));
     Ok(Report { folder, manifest })
+}
+
+/// Writes `changes/` against the `previous` published night (none: empty, and the manifest
+/// says why) and, with audiences, `unsubscribe/` (and `unsubscribe_csv/`); each a dataset
+/// that reads as a table even without rows. Returns what the manifest says about it.
+fn compare(
+    dir: &write::RunDir,
+    previous: Option<&(NaiveDate, PathBuf)>,
+    pipeline: &Pipeline,
+    outputs: &mut Outputs,
+    progress: &Progress,
+) -> Result<changes::Since> {
+    let mut note = "no earlier published run in the output folder: changes/ is empty".into();
+    let mut changed = Written::default();
+    if let Some((date, previous)) = previous {
+        note = match changes::write(dir, previous)? {
+            Ok(w) => {
+                changed = w;
+                format!("compared with the run of {date}")
+            }
+            Err(why) => format!("not compared: {why}"),
+        };
+    }
+    let since = changes::Since {
+        previous_as_of: previous.map(|(d, _)| d.to_string()),
+        note,
+    };
+    if changed.files == 0 {
+        changed.bytes += dir.empty_dataset("changes", &["dealer_id"], &changes::schema(), None)?;
+        changed.files = 1;
+    }
+    outputs.insert(
+        "changes",
+        Written {
+            path: "changes".into(),
+            ..changed
+        },
+    );
+    progress.step(format!(
+        "{} changed cells ({})",
+        outputs["changes"].rows, since.note
+    ));
+    if pipeline.audiences {
+        let mailing = &pipeline.mailing;
+        let csv = pipeline.audiences_csv.then_some(write::CsvFormat {
+            delimiter: mailing.delimiter,
+            bom: mailing.bom,
+            mode: Some(mailing.mode),
+        });
+        let (mut lost, csv_written) = match previous {
+            Some((_, p)) => unsubscribe::write(dir, p, csv, Some(mailing.mode))?,
+            None => Default::default(),
+        };
+        progress.step(format!("{} cells to unsubscribe", lost.rows));
+        if lost.files == 0 {
+            let schema = unsubscribe::schema();
+            lost.bytes +=
+                dir.empty_dataset("unsubscribe", &["dealer_id"], &schema, Some(mailing.mode))?;
+            lost.files = 1;
+        }
+        lost.path = "unsubscribe".into();
+        outputs.insert("unsubscribe", lost);
+        if csv.is_some() {
+            let folder = dir.tmp.join("unsubscribe_csv");
+            std::fs::create_dir_all(&folder).map_err(|e| Error::Output {
+                path: folder,
+                source: e,
+            })?;
+            outputs.insert(
+                "unsubscribe_csv",
+                Written {
+                    path: "unsubscribe_csv".into(),
+                    ..csv_written
+                },
+            );
+        }
+    }
+    Ok(since)
+}
+
+/// The earliest published night in `out` after `date`.
+pub fn next_published(out: &Path, date: NaiveDate) -> Option<NaiveDate> {
+    std::fs::read_dir(out)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let d = NaiveDate::parse_from_str(name.strip_prefix("as_of=")?, "%Y-%m-%d").ok()?;
+            (d > date && e.path().join("_SUCCESS").is_file()).then_some(d)
+        })
+        .min()
+}
+
+/// Re-computes `changes/` and `unsubscribe/` of the published night `date` in `out` against
+/// the night now before it (after a backfill rewrote that one), and republishes the night
+/// whole; its other files are hard links to the published ones (copies where links are not
+/// possible), which no run ever changes in place.
+pub fn refresh(
+    pipeline: &Pipeline,
+    out: &Path,
+    date: NaiveDate,
+    progress: &Progress,
+) -> Result<()> {
+    let night = out.join(format!("as_of={date}"));
+    let read_err = |path: &Path, e: std::io::Error| Error::Output {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let manifest_path = night.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest_path).map_err(|e| read_err(&manifest_path, e))?;
+    let mut manifest: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| read::unreadable(&manifest_path, None, format!("not a manifest: {e}")))?;
+    let mut dir = write::RunDir::begin(out, date)?;
+    dir.set_metadata(&metadata(pipeline, date));
+    let keep = |name: &str| {
+        !matches!(
+            name,
+            "changes"
+                | "unsubscribe"
+                | "unsubscribe_csv"
+                | "manifest.json"
+                | "_SUCCESS"
+                | "report.html"
+        )
+    };
+    let mut stack: Vec<PathBuf> = std::fs::read_dir(&night)
+        .map_err(|e| read_err(&night, e))?
+        .flatten()
+        .filter(|e| keep(&e.file_name().to_string_lossy()))
+        .map(|e| e.path())
+        .collect();
+    while let Some(from) = stack.pop() {
+        let rel = from.strip_prefix(&night).unwrap_or(&from);
+        let to = dir.tmp.join(rel);
+        if from.is_dir() {
+            std::fs::create_dir_all(&to).map_err(|e| read_err(&to, e))?;
+            stack.extend(
+                std::fs::read_dir(&from)
+                    .map_err(|e| read_err(&from, e))?
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+        } else if std::fs::hard_link(&from, &to).is_err() {
+            std::fs::copy(&from, &to).map_err(|e| read_err(&to, e))?;
+        }
+    }
+    let mut outputs = Outputs::new();
+    let previous = changes::previous_run(out, date);
+    let since = compare(&dir, previous.as_ref(), pipeline, &mut outputs, progress)?;
+    manifest["changes"] = serde_json::to_value(&since).unwrap_or_default();
+    for (name, w) in &outputs {
+        manifest["outputs"][*name] = serde_json::to_value(w).unwrap_or_default();
+    }
+    let history = report::history(out, date);
+    let path = dir.tmp.join("report.html");
+    std::fs::write(&path, report::html(&manifest, &history)).map_err(|e| read_err(&path, e))?;
+    let folder = dir.publish(&manifest)?;
+    progress.step(format!("refreshed changes/ of {}", folder.display()));
+    Ok(())
+}
+
+/// The key-value metadata of every Parquet file of a run.
+fn metadata(pipeline: &Pipeline, as_of: NaiveDate) -> Vec<(&'static str, String)> {
+    vec![
+        ("eligibility.tool_version", VERSION.to_string()),
+        ("eligibility.commit", COMMIT.to_string()),
+        ("eligibility.contract_sha256", contract_sha256()),
+        ("eligibility.as_of", as_of.to_string()),
+        ("eligibility.pipeline_sha256", pipeline.sha256.clone()),
+        ("eligibility.law_version", pipeline.law.version.clone()),
+    ]
 }
 
 /// The manifest's JSON Schema, a path in the tool's repository.

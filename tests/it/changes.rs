@@ -179,3 +179,94 @@ fn changes_list_what_differs_from_the_previous_run() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+/// `run --from D1 --to D2` decides every night of the range in order, each by its own
+/// extract (`{as_of}` in `--input`), and then refreshes `changes/` and `unsubscribe/` of the
+/// first published night after D2, which now follows a different night; that night's other
+/// files stay as they were.
+#[test]
+fn a_backfill_refreshes_the_next_nights_changes() {
+    let work = Workdir::new();
+    for d in ["2026-06-29", "2026-06-30", "2026-07-01", "2026-07-02"] {
+        work.copy_sample("iso", &format!("x/{d}"));
+    }
+    let x = |d: &str| work.path(&format!("x/{d}"));
+    // on the last night 1003 opts out of the newsletter by e-mail
+    let prefs = x("2026-07-02").join("preferences.csv");
+    let text = std::fs::read_to_string(&prefs).unwrap();
+    let opt_out = "D001;1003;newsletter;email;opt_out;2026-07-01 20:00;website\n";
+    std::fs::write(&prefs, text + opt_out).unwrap();
+    for d in ["2026-06-29", "2026-07-02"] {
+        assert_ok(&work.run_at("pipelines/sample.toml", Some(&x(d)), "out", d, &[], &[]));
+    }
+    let last = work.path("out/as_of=2026-07-02");
+    assert_eq!(manifest(&last)["changes"]["previous_as_of"], "2026-06-29");
+    let eligibility =
+        std::fs::read(last.join("eligibility/dealer_id=D001/part-0.parquet")).unwrap();
+
+    let pattern = work.path("x/{as_of}");
+    let o = work.cmd(&[
+        "run",
+        "--quiet",
+        "--pipeline",
+        repo().join("pipelines/sample.toml").to_str().unwrap(),
+        "--input",
+        pattern.to_str().unwrap(),
+        "--out",
+        work.path("out").to_str().unwrap(),
+        "--from",
+        "2026-06-30",
+        "--to",
+        "2026-07-01",
+    ]);
+    assert_ok(&o);
+    for (d, before) in [
+        ("2026-06-30", "2026-06-29"),
+        ("2026-07-01", "2026-06-30"),
+        ("2026-07-02", "2026-07-01"),
+    ] {
+        let m = manifest(&work.path(&format!("out/as_of={d}")));
+        assert_eq!(m["changes"]["previous_as_of"], before, "{d}");
+    }
+    // the same as nights run one after another from the start
+    for d in ["2026-07-01", "2026-07-02"] {
+        assert_ok(&work.run_at("pipelines/sample.toml", Some(&x(d)), "fresh", d, &[], &[]));
+    }
+    let fresh = work.path("fresh/as_of=2026-07-02");
+    for name in ["changes", "unsubscribe"] {
+        assert_eq!(
+            dataset(&last, name),
+            dataset(&fresh, name),
+            "{name} of 2026-07-02 after the backfill"
+        );
+        assert_eq!(
+            manifest(&last)["outputs"][name]["rows"],
+            manifest(&fresh)["outputs"][name]["rows"]
+        );
+    }
+    let gone = &manifest(&last)["outputs"]["unsubscribe"]["rows"];
+    assert!(gone.as_u64().is_some_and(|n| n > 0), "{gone}");
+    assert_eq!(
+        std::fs::read(last.join("eligibility/dealer_id=D001/part-0.parquet")).unwrap(),
+        eligibility
+    );
+    assert!(std::fs::read_to_string(last.join("report.html"))
+        .unwrap()
+        .contains("2026-07-01"));
+
+    let o = work.cmd(&[
+        "run",
+        "--pipeline",
+        repo().join("pipelines/sample.toml").to_str().unwrap(),
+        "--from",
+        "2026-07-02",
+        "--to",
+        "2026-07-01",
+    ]);
+    assert_eq!(o.status.code(), Some(64));
+    assert!(
+        stderr(&o).contains("--from 2026-07-02 is after --to 2026-07-01"),
+        "{}",
+        stderr(&o)
+    );
+}
