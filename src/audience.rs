@@ -244,7 +244,8 @@ pub fn schema() -> Schema {
         .collect()
 }
 
-/// The CSV vehicle files' columns: the record, then `VEHICLE`.
+/// The columns of an audience's vehicles frame: the record, then `VEHICLE` (the CSV vehicle
+/// files have `dealer_id` first).
 pub fn vehicle_columns() -> Vec<&'static str> {
     ["customer_id", "source"]
         .into_iter()

@@ -77,6 +77,7 @@ struct RawOutput {
 struct RawCsvOutput {
     delimiter: Option<String>,
     bom: Option<bool>,
+    files: Option<String>,
     #[serde(default)]
     columns: BTreeMap<String, Vec<String>>,
 }
@@ -268,6 +269,9 @@ pub struct Mailing {
     pub columns: [Vec<&'static str>; 5],
     /// The file mode of the files holding contact points.
     pub mode: u32,
+    /// One CSV file per category x channel for all dealers (`files = "per_channel"`), not
+    /// one per dealer x category x channel.
+    pub csv_per_channel: bool,
 }
 
 /// The columns an audience CSV file may have: its partition keys, then the audience's own.
@@ -319,7 +323,15 @@ fn resolve_mailing(raw: &RawOutput, problems: &mut Vec<String>) -> Mailing {
         bom: raw.csv.bom.unwrap_or(false),
         columns: Channel::ALL.map(Mailing::default_columns),
         mode: 0o600,
+        csv_per_channel: false,
     };
+    match raw.csv.files.as_deref() {
+        None | Some("per_dealer") => {}
+        Some("per_channel") => m.csv_per_channel = true,
+        Some(other) => problems.push(format!(
+            "output.csv.files: `{other}` must be \"per_dealer\" (a file per dealer x category x channel) or \"per_channel\" (a file per category x channel, all dealers)"
+        )),
+    }
     if let Some(d) = &raw.csv.delimiter {
         match d.as_bytes() {
             _ if d == "tab" => m.delimiter = b'\t',

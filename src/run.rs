@@ -151,9 +151,20 @@ fn add_written(into: &mut Outputs, name: &'static str, w: &Written) {
     t.bytes += w.bytes;
 }
 
+/// The CSV files of the whole run when audiences go to one file per category x channel
+/// (`[output.csv] files = "per_channel"`): an audience file and a vehicles file per slot.
+type SharedCsv = std::sync::Mutex<BTreeMap<(Slot, bool), (write::CsvPart, u64)>>;
+
+/// Where the buckets write: the run folder, and the run's shared CSV files if any.
+struct Sink<'a> {
+    dir: &'a write::RunDir,
+    csv: Option<SharedCsv>,
+}
+
 /// The files of one dealer's partitions, each opened when its first rows come.
 struct DealerFiles<'a> {
     dir: &'a write::RunDir,
+    shared: Option<&'a SharedCsv>,
     dealer: &'a str,
     /// The file number within the dealer's folders (a split bucket's part).
     part: usize,
@@ -167,9 +178,10 @@ struct DealerFiles<'a> {
 }
 
 impl<'a> DealerFiles<'a> {
-    fn new(dir: &'a write::RunDir, dealer: &'a str, part: usize, p: &'a Pipeline) -> Self {
+    fn new(sink: &'a Sink, dealer: &'a str, part: usize, p: &'a Pipeline) -> Self {
         DealerFiles {
-            dir,
+            dir: sink.dir,
+            shared: sink.csv.as_ref(),
             dealer,
             part,
             csv: p.audiences_csv.then_some(&p.mailing),
@@ -208,7 +220,8 @@ impl<'a> DealerFiles<'a> {
 
     /// Writes an audience to Parquet, and to CSV when asked: its rows in
     /// `audiences_csv/dealer_id=D/<category>-<channel>.csv`, the vehicles they list in
-    /// `<category>-<channel>.vehicles.csv` beside it.
+    /// `<category>-<channel>.vehicles.csv` beside it (per channel: `audiences_csv/` holds
+    /// them, for all dealers).
     fn audience(&mut self, mut a: audience::Audience) -> Result<()> {
         self.write("audiences", Some(a.slot), &mut a.rows)?;
         let Some(mailing) = self.csv else {
@@ -229,20 +242,35 @@ impl<'a> DealerFiles<'a> {
             if df.height() == 0 {
                 continue;
             }
-            let (w, rows) = match self.csv_files.entry((a.slot, vehicles)) {
+            let mut shared = match self.shared {
+                Some(m) => Some(
+                    m.lock()
+                        .map_err(|_| Error::Internal("a CSV writer panicked".into()))?,
+                ),
+                None => None,
+            };
+            let files = shared.as_deref_mut().unwrap_or(&mut self.csv_files);
+            let (w, rows) = match files.entry((a.slot, vehicles)) {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::btree_map::Entry::Vacant(e) => {
-                    let dir = self
-                        .dir
-                        .partition_dir("audiences_csv", &[("dealer_id", self.dealer)])?;
+                    let dir = if self.shared.is_some() {
+                        self.dir.partition_dir("audiences_csv", &[])?
+                    } else {
+                        self.dir
+                            .partition_dir("audiences_csv", &[("dealer_id", self.dealer)])?
+                    };
                     let (header, kind) = if vehicles {
-                        (audience::vehicle_columns(), ".vehicles")
+                        let mut header = vec!["dealer_id"];
+                        header.extend(audience::vehicle_columns());
+                        (header, ".vehicles")
                     } else {
                         (mailing.columns[a.slot.channel() as usize].clone(), "")
                     };
-                    let path = match self.part {
-                        0 => dir.join(format!("{category}-{channel}{kind}.csv")),
-                        p => dir.join(format!("{category}-{channel}{kind}-{p}.csv")),
+                    let path = match (self.part, self.shared) {
+                        (0, _) | (_, Some(_)) => {
+                            dir.join(format!("{category}-{channel}{kind}.csv"))
+                        }
+                        (p, None) => dir.join(format!("{category}-{channel}{kind}-{p}.csv")),
                     };
                     e.insert((write::CsvPart::create(&path, &header, format)?, 0))
                 }
@@ -368,17 +396,46 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     }
     lap("parts");
 
+    let sink = Sink {
+        dir: &dir,
+        csv: (job.pipeline.audiences_csv && job.pipeline.mailing.csv_per_channel)
+            .then(SharedCsv::default),
+    };
     let bar = progress.count("buckets", units.len() as u64);
     let rows: Vec<u64> = units.iter().map(|u| u.rows).collect();
     let done = in_parallel(&rows, ROWS_AT_ONCE, |i| {
         let u = &units[i];
         let set = u.part.map_or(&routed, |(k, _)| &parted[k]);
-        let r = bucket(u, set, &ctx, &job.pipeline, &outside, &law, &dir);
+        let r = bucket(u, set, &ctx, &job.pipeline, &outside, &law, &sink);
         bar.inc(1);
         r
     })?;
     bar.finish_and_clear();
     let _ = std::fs::remove_dir_all(&spill);
+    let mut shared_csv = Outputs::new();
+    if let Some(files) = sink.csv {
+        let files = files
+            .into_inner()
+            .map_err(|_| Error::Internal("a CSV writer panicked".into()))?;
+        for ((_, vehicles), (w, rows)) in files {
+            let name = if vehicles {
+                "audiences_csv_vehicles"
+            } else {
+                "audiences_csv"
+            };
+            let bytes = w.finish()?;
+            add_written(
+                &mut shared_csv,
+                name,
+                &Written {
+                    path: name.into(),
+                    rows,
+                    files: 1,
+                    bytes,
+                },
+            );
+        }
+    }
 
     // per table: the buckets' counts added up
     for r in &routed {
@@ -430,6 +487,7 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     for b in &done {
         add_outputs(&mut outputs, &b.written);
     }
+    add_outputs(&mut outputs, &shared_csv);
     let counts = merge_counts(done.iter().flat_map(|b| b.counts.iter().cloned()));
     progress.step(format!(
         "decided and wrote {} cells",
@@ -557,7 +615,9 @@ fn compare(
             mode: Some(mailing.mode),
         });
         let (mut lost, csv_written) = match previous {
-            Some((_, p)) => unsubscribe::write(dir, p, csv, Some(mailing.mode))?,
+            Some((_, p)) => {
+                unsubscribe::write(dir, p, csv, mailing.csv_per_channel, Some(mailing.mode))?
+            }
             None => Default::default(),
         };
         progress.step(format!("{} cells to unsubscribe", lost.rows));
@@ -745,8 +805,9 @@ fn bucket(
     pipeline: &Pipeline,
     outside: &Outside,
     law: &LawAt,
-    dir: &write::RunDir,
+    sink: &Sink,
 ) -> Result<Bucket> {
+    let dir = sink.dir;
     let (policy, expiring_days) = (&pipeline.policy, pipeline.expiring_days);
     let Joined {
         stats,
@@ -783,7 +844,7 @@ fn bucket(
         .into_par_iter()
         .map(|(dealer, range)| {
             let part = unit.part.map_or(0, |(_, p)| p);
-            let mut files = DealerFiles::new(dir, &dealer, part, pipeline);
+            let mut files = DealerFiles::new(sink, &dealer, part, pipeline);
             let mut counts = Vec::new();
             let mut write = |groups: Vec<Group>| -> Result<()> {
                 for (mut df, mut soon, audiences, c) in groups {

@@ -47,12 +47,14 @@ pub fn schema() -> Schema {
 }
 
 /// Writes `unsubscribe/dealer_id=D/part-0.parquet` for every dealer with a lost cell, and
-/// with `csv` also `unsubscribe_csv/dealer_id=D/unsubscribe.csv`; files of mode `mode`.
-/// Returns what was written to each.
+/// with `csv` also `unsubscribe_csv/dealer_id=D/unsubscribe.csv` (with `one_csv`, all dealers
+/// in `unsubscribe_csv/unsubscribe.csv`); files of mode `mode`. Returns what was written to
+/// each.
 pub fn write(
     dir: &RunDir,
     previous: &Path,
     csv: Option<CsvFormat>,
+    one_csv: bool,
     mode: Option<u32>,
 ) -> Result<(Written, Written)> {
     let changes = dir.tmp.join("changes");
@@ -65,12 +67,12 @@ pub fn write(
                 .collect()
         })
         .unwrap_or_default();
-    let written: Vec<(u64, u64, u64)> = dealers
+    let lost: Vec<(String, DataFrame, u64)> = dealers
         .par_iter()
         .map(|folder| {
             let lost = lost_cells(&changes.join(folder))?;
             if lost.height() == 0 {
-                return Ok((0, 0, 0));
+                return Ok(None);
             }
             let mut df = with_contact(&lost, &previous.join("audiences").join(folder))?;
             let target = dir.tmp.join("unsubscribe").join(folder);
@@ -79,41 +81,56 @@ pub fn write(
                 write::PartWriter::create(target.join("part-0.parquet"), df.schema(), mode, false)?
                     .with_metadata(dir.metadata());
             w.write(&mut df)?;
-            let bytes = w.finish()?;
-            let csv_bytes = match csv {
-                None => 0,
-                Some(format) => {
-                    let target = dir.tmp.join("unsubscribe_csv").join(folder);
-                    std::fs::create_dir_all(&target)
-                        .map_err(|e| write::output_error(&target, &e))?;
-                    let dealer = write::unescape(folder.trim_start_matches("dealer_id="));
-                    let header: Vec<&'static str> =
-                        ["dealer_id"].into_iter().chain(COLUMNS).collect();
-                    let mut w = CsvPart::create(&target.join("unsubscribe.csv"), &header, format)?;
-                    w.write(&[("dealer_id", dealer.as_str())], &df)?;
-                    w.finish()?
-                }
-            };
-            Ok((df.height() as u64, bytes, csv_bytes))
+            Ok(Some((folder.clone(), df, w.finish()?)))
         })
-        .collect::<Result<_>>()?;
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
     let mut parquet = Written {
         path: "unsubscribe".into(),
         ..Written::default()
     };
+    for (_, df, bytes) in &lost {
+        parquet.rows += df.height() as u64;
+        parquet.files += 1;
+        parquet.bytes += bytes;
+    }
     let mut csv_out = Written {
         path: "unsubscribe_csv".into(),
         ..Written::default()
     };
-    for (rows, bytes, csv_bytes) in written.into_iter().filter(|w| w.0 > 0) {
-        parquet.rows += rows;
-        parquet.files += 1;
-        parquet.bytes += bytes;
-        if csv.is_some() {
-            csv_out.rows += rows;
+    let Some(format) = csv else {
+        return Ok((parquet, csv_out));
+    };
+    let header: Vec<&'static str> = ["dealer_id"].into_iter().chain(COLUMNS).collect();
+    let mut file: Option<CsvPart> = None;
+    for (folder, df, _) in &lost {
+        let dealer = write::unescape(folder.trim_start_matches("dealer_id="));
+        let target = if one_csv {
+            dir.tmp.join("unsubscribe_csv")
+        } else {
+            dir.tmp.join("unsubscribe_csv").join(folder)
+        };
+        if file.is_none() || !one_csv {
+            std::fs::create_dir_all(&target).map_err(|e| write::output_error(&target, &e))?;
+            if let Some(w) = file.take() {
+                csv_out.bytes += w.finish()?;
+            }
+            file = Some(CsvPart::create(
+                &target.join("unsubscribe.csv"),
+                &header,
+                format,
+            )?);
             csv_out.files += 1;
-            csv_out.bytes += csv_bytes;
         }
+        if let Some(w) = file.as_mut() {
+            w.write(&[("dealer_id", dealer.as_str())], df)?;
+        }
+        csv_out.rows += df.height() as u64;
+    }
+    if let Some(w) = file {
+        csv_out.bytes += w.finish()?;
     }
     Ok((parquet, csv_out))
 }

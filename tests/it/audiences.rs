@@ -316,6 +316,7 @@ fn audiences_are_the_eligible_cells() {
                         assert_eq!(
                             &header,
                             vec![
+                                "dealer_id",
                                 "customer_id",
                                 "source",
                                 "vehicle_id",
@@ -458,7 +459,7 @@ fn csv_files_fit_the_mailing_platform() {
     );
     let cars = read("aftersales_service-post.vehicles.csv");
     assert_eq!(cars.len(), 3);
-    assert_eq!(cars[2][5], "Picanto GT");
+    assert_eq!(cars[2][6], "Picanto GT");
     assert!(!dir.join("aftersales_actions-email.vehicles.csv").exists());
     // Parquet audiences have the same mode
     let a = dataset(&run, "audiences");
@@ -527,4 +528,65 @@ fn csv_files_fit_the_mailing_platform() {
     ] {
         assert!(stderr(&o).contains(problem), "{problem}: {}", stderr(&o));
     }
+}
+
+/// `[output.csv] files = "per_channel"`: one audience file (and one vehicles file) per
+/// category x channel for all dealers, with the same rows as the per-dealer files.
+#[test]
+fn csv_files_per_channel_hold_every_dealer() {
+    let work = Workdir::new();
+    let x = repo().join("sample-data/iso");
+    let per_dealer = work.write("a.toml", "[output]\naudiences_csv = true\n");
+    let per_channel = work.write(
+        "b.toml",
+        "[output]\naudiences_csv = true\n[output.csv]\nfiles = \"per_channel\"\n",
+    );
+    work.run(per_dealer.to_str().unwrap(), &x, "a");
+    work.run(per_channel.to_str().unwrap(), &x, "b");
+    let rows = |root: &str| -> BTreeMap<String, BTreeSet<String>> {
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut stack = vec![work.run_dir(root).join("audiences_csv")];
+        while let Some(d) = stack.pop() {
+            for f in std::fs::read_dir(d).unwrap() {
+                let p = f.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                let text = std::fs::read_to_string(&p).unwrap();
+                out.entry(name)
+                    .or_default()
+                    .extend(text.lines().skip(1).map(str::to_string));
+            }
+        }
+        out
+    };
+    let (a, b) = (rows("a"), rows("b"));
+    assert_eq!(a, b);
+    let flat: Vec<String> = std::fs::read_dir(work.run_dir("b").join("audiences_csv"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        flat.iter().all(|n| std::path::Path::new(n)
+            .extension()
+            .is_some_and(|e| e == "csv")),
+        "{flat:?}"
+    );
+    assert!(flat.contains(&"newsletter-email.csv".to_string()));
+    let dealers: BTreeSet<&str> = b["newsletter-post.csv"]
+        .iter()
+        .map(|l| l.split(';').next().unwrap())
+        .collect();
+    assert_eq!(dealers, ["D001", "D002"].into());
+    let m = manifest(&work.run_dir("b"));
+    assert_eq!(
+        m["outputs"]["audiences_csv"]["rows"],
+        manifest(&work.run_dir("a"))["outputs"]["audiences_csv"]["rows"]
+    );
+    assert_eq!(
+        m["outputs"]["audiences_csv"]["files"].as_u64(),
+        Some(flat.iter().filter(|n| !n.contains(".vehicles")).count() as u64)
+    );
 }
