@@ -111,7 +111,8 @@ fn stages(c: &mut Criterion) {
         let per_vehicle = eligibility::pipeline::Mailing::default_per_vehicle();
         b.iter(|| {
             black_box(
-                audience::audiences(&joined, &decided, &law, &per_vehicle).expect("audiences"),
+                audience::audiences(&joined, &decided, &law, &per_vehicle, false)
+                    .expect("audiences"),
             )
         });
     });

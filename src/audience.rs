@@ -271,12 +271,14 @@ pub struct Audience {
 }
 
 /// The audiences of the eligible ones of `cells`, per slot, in the order of `cells`;
-/// `per_vehicle` tells the slots whose rows repeat per vehicle.
+/// `per_vehicle` tells the slots whose rows repeat per vehicle; the vehicles frames are
+/// filled only `for_csv`.
 pub fn audiences(
     r: &Records,
     cells: &[Cell],
     law: &Law,
     per_vehicle: &[bool; Slot::COUNT],
+    for_csv: bool,
 ) -> Result<Vec<Audience>> {
     let f = Fields::new(r)?;
     let mut rows: Vec<Vec<Row>> = (0..Slot::COUNT).map(|_| Vec::new()).collect();
@@ -313,7 +315,7 @@ pub fn audiences(
         .filter(|(_, rows)| !rows.is_empty())
         .map(|(slot, rows)| {
             let slot = Slot(slot as u8);
-            let (rows, vehicles) = frame(r, &rows, law, per_vehicle[slot.index()])?;
+            let (rows, vehicles) = frame(r, &rows, law, per_vehicle[slot.index()] || !for_csv)?;
             Ok(Audience {
                 slot,
                 rows,
@@ -323,12 +325,13 @@ pub fn audiences(
         .collect()
 }
 
-/// The frame of `rows` (`COLUMNS`, `vehicles`) and the frame of the vehicles it lists.
+/// The frame of `rows` (`COLUMNS`, `vehicles`) and the frame of the vehicles it lists, a
+/// row each (empty with `no_vehicle_rows`: a per-vehicle slot, or no CSV written).
 fn frame(
     r: &Records,
     rows: &[Row],
     law: &Law,
-    per_vehicle: bool,
+    no_vehicle_rows: bool,
 ) -> Result<(DataFrame, DataFrame)> {
     let n = rows.len();
     let by_rid = IdxCa::from_vec(
@@ -380,7 +383,7 @@ fn frame(
     ];
     columns.extend(vehicle_fields(r, &by_vehicle)?);
     columns.push(list);
-    let vehicles = if per_vehicle {
+    let vehicles = if no_vehicle_rows {
         DataFrame::empty_with_schema(
             &vehicle_columns()
                 .iter()

@@ -18,6 +18,7 @@ use crate::policy::{decide_record, Channel, Decided, Decision, Law, Terms, Verdi
 use crate::progress::Progress;
 use crate::read::{self, file_name};
 use crate::records::{Outside, Records};
+use crate::route;
 use crate::run::{self, Job};
 use crate::schema::Table;
 use crate::validate::Context;
@@ -53,10 +54,20 @@ pub fn load(job: &Job, dealer: &str, progress: &Progress) -> Result<Dealer> {
         sources.into_iter().partition(|s| !s.table.has_dealer());
     let mut files: BTreeMap<Table, String> = BTreeMap::new();
     let (outside, _, _) = run::check_outside(&whole, csv, &ctx, progress)?;
-    // only the dealer's rows: a dealer's decisions never depend on another dealer's rows
-    let tables = sources.iter().map(|s| {
+    // only the dealer's rows, split out as a run splits the extract (into the dealer's bucket
+    // of `BUCKETS`; the other buckets' rows are read and dropped): a dealer's decisions never
+    // depend on another dealer's rows, and memory holds a bucket, not the extract
+    let spill = Scratch::new()?;
+    let bucket = route::bucket_of(Some(dealer), BUCKETS);
+    let split = route::Split {
+        count: BUCKETS,
+        keep: Some(bucket),
+    };
+    let routed = route::route(&sources, csv, split, &spill.0, progress, route::PIECE_BYTES)?;
+    let tables = routed.iter().map(|r| {
+        let s = &r.source;
         files.insert(s.table, file_name(&s.path));
-        let mut raw = read::read(s, csv, progress)?;
+        let mut raw = route::load(r, bucket)?;
         let ids = raw
             .column("dealer_id")
             .ok_or_else(|| Error::Internal(format!("{}: no dealer_id", s.path.display())))?
@@ -84,6 +95,30 @@ pub fn load(job: &Job, dealer: &str, progress: &Progress) -> Result<Dealer> {
         quarantine,
         outside,
     })
+}
+
+/// The buckets `load` splits the extract into, keeping one.
+const BUCKETS: usize = crate::pipeline::MAX_BUCKETS;
+
+/// A folder for the dealer's bucket files, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Scratch> {
+        let dir = std::env::temp_dir().join(format!(".eligibility-explain-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::Output {
+            path: dir.clone(),
+            source: e,
+        })?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Everything `explain` tells about one customer record.

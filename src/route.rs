@@ -70,6 +70,24 @@ pub fn buckets(sources: &[Source], fixed: Option<usize>) -> usize {
 }
 
 /// The bucket of a trimmed dealer id.
+/// How a route splits the rows: into `count` buckets of dealers, keeping every bucket or
+/// only bucket `keep` (the others' rows are read and dropped: `explain` of one dealer).
+#[derive(Clone, Copy, Debug)]
+pub struct Split {
+    pub count: usize,
+    pub keep: Option<usize>,
+}
+
+impl Split {
+    pub fn all(count: usize) -> Split {
+        Split { count, keep: None }
+    }
+
+    fn keeps(self, bucket: usize) -> bool {
+        self.keep.is_none_or(|k| k == bucket)
+    }
+}
+
 pub fn bucket_of(dealer: Option<&str>, buckets: usize) -> usize {
     let Some(d) = dealer else { return 0 };
     (fnv(FNV_START, d.as_bytes()) % buckets as u64) as usize
@@ -141,7 +159,7 @@ enum Done {
 pub fn route(
     sources: &[Source],
     csv: &CsvOptions,
-    buckets: usize,
+    split: Split,
     dir: &Path,
     progress: &Progress,
     piece_bytes: u64,
@@ -172,7 +190,7 @@ pub fn route(
             Some(k) => {
                 // a CSV piece may fail on a false start (the file is then routed whole); a
                 // Parquet piece's error is the file's
-                let piece = route_piece(p, k, csv, buckets, dir);
+                let piece = route_piece(p, k, csv, split, dir);
                 Done::Piece(match &p.spans[k] {
                     Span::Csv { .. } => piece,
                     Span::Parquet { .. } => Ok(piece?),
@@ -208,7 +226,7 @@ pub fn route(
                 }
                 // under a piece number of its own: a failed piece leaves its files behind
                 plan.bar.set_position(0);
-                let whole = route_csv(&plan, plan.spans.len(), (0, u64::MAX), csv, buckets, dir)?;
+                let whole = route_csv(&plan, plan.spans.len(), (0, u64::MAX), csv, split, dir)?;
                 return Ok(routed(plan, vec![whole], sha256, bytes));
             };
             Ok(routed(plan, pieces, sha256, bytes))
@@ -385,17 +403,11 @@ fn dealer_position(source: &Source, positions: &[Option<usize>]) -> Result<usize
 }
 
 /// Routes piece `k` of `plan`'s file.
-fn route_piece(
-    plan: &Plan,
-    k: usize,
-    csv: &CsvOptions,
-    buckets: usize,
-    dir: &Path,
-) -> Result<Piece> {
+fn route_piece(plan: &Plan, k: usize, csv: &CsvOptions, split: Split, dir: &Path) -> Result<Piece> {
     match &plan.spans[k] {
-        Span::Csv { start, end } => route_csv(plan, k, (*start, *end), csv, buckets, dir),
+        Span::Csv { start, end } => route_csv(plan, k, (*start, *end), csv, split, dir),
         Span::Parquet { groups, first_row } => {
-            route_parquet(plan, k, groups.clone(), *first_row, buckets, dir)
+            route_parquet(plan, k, groups.clone(), *first_row, split, dir)
         }
     }
 }
@@ -599,9 +611,10 @@ fn route_csv(
     k: usize,
     (start, end): (u64, u64),
     csv: &CsvOptions,
-    buckets: usize,
+    split: Split,
     dir: &Path,
 ) -> Result<Piece> {
+    let buckets = split.count;
     let path = &plan.source.path;
     let mut file = read::open(path)?;
     file.seek(SeekFrom::Start(start)).map_err(|e| Error::Io {
@@ -638,8 +651,10 @@ fn route_csv(
             path,
             (&mut row, &mut values),
         )?;
-        rows[b] += 1;
-        out.write(b, || piece_path(dir, &plan.source, k, b), &row)?;
+        if split.keeps(b) {
+            rows[b] += 1;
+            out.write(b, || piece_path(dir, &plan.source, k, b), &row)?;
+        }
     }
     let files = out.finish()?;
     Ok(Piece {
@@ -655,9 +670,10 @@ fn route_parquet(
     k: usize,
     groups: std::ops::Range<usize>,
     first_row: usize,
-    buckets: usize,
+    split: Split,
     dir: &Path,
 ) -> Result<Piece> {
+    let buckets = split.count;
     let path = &plan.source.path;
     let unreadable = |e: PolarsError| read::unreadable(path, None, e.to_string());
     let metadata = plan
@@ -690,7 +706,7 @@ fn route_parquet(
             rows[bucket_of(d, buckets)].push(i as IdxSize);
         }
         for (b, rows) in rows.into_iter().enumerate() {
-            if rows.is_empty() {
+            if rows.is_empty() || !split.keeps(b) {
                 continue;
             }
             counts[b] += rows.len() as u64;
@@ -1070,7 +1086,7 @@ mod tests {
         let routed = route(
             sources,
             &csv,
-            3,
+            Split::all(3),
             dir.path(),
             &Progress::new(true),
             piece_bytes,
@@ -1156,7 +1172,7 @@ mod tests {
             let err = route(
                 &s,
                 &CsvOptions::default(),
-                3,
+                Split::all(3),
                 out.path(),
                 &Progress::new(true),
                 piece_bytes,
@@ -1290,7 +1306,8 @@ mod tests {
                 CsvOptions::default(),
             );
             let quiet = Progress::new(true);
-            let routed = route(&sources, &csv, 1, out.path(), &quiet, 2000).expect("routes");
+            let routed =
+                route(&sources, &csv, Split::all(1), out.path(), &quiet, 2000).expect("routes");
             let whole: Vec<Vec<Vec<String>>> = routed
                 .iter()
                 .map(|r| frame_rows(&load(r, 0).expect("loads").df))

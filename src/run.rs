@@ -355,7 +355,14 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     let (outside_sources, sources): (Vec<Source>, Vec<Source>) =
         sources.into_iter().partition(|s| !s.table.has_dealer());
     let buckets = route::buckets(&sources, job.pipeline.buckets);
-    let routed = route::route(&sources, csv, buckets, &spill, progress, route::PIECE_BYTES)?;
+    let routed = route::route(
+        &sources,
+        csv,
+        route::Split::all(buckets),
+        &spill,
+        progress,
+        route::PIECE_BYTES,
+    )?;
     let (outside, mut inputs, outside_quarantine) =
         check_outside(&outside_sources, csv, &ctx, progress)?;
     let law = job.pipeline.law.at(job.as_of);
@@ -832,7 +839,13 @@ fn bucket(
         let (df, counts) = cells::eligibility(&recs, &cells, &pipeline.law)?;
         let soon = cells::expiring(&df, ctx.as_of, expiring_days)?;
         let audiences = if pipeline.audiences {
-            audience::audiences(&recs, &cells, &pipeline.law, &pipeline.mailing.per_vehicle)?
+            audience::audiences(
+                &recs,
+                &cells,
+                &pipeline.law,
+                &pipeline.mailing.per_vehicle,
+                pipeline.audiences_csv,
+            )?
         } else {
             Vec::new()
         };
