@@ -77,6 +77,14 @@ impl Job {
             _ => input,
         };
         let out = out.unwrap_or_else(|| pipeline.output_dir.clone());
+        // not a folder name: `s3://bucket/out` would become a local folder `./s3:/bucket/out`
+        for (what, p) in [("--input", &input), ("--out", &out)] {
+            if let Some(url) = p.to_str().filter(|p| p.contains("://")) {
+                return Err(Error::Usage(format!(
+                    "{what} {url}: URLs (object storage) are not supported yet; give a local folder"
+                )));
+            }
+        }
         Ok(Job {
             pipeline,
             as_of,

@@ -120,6 +120,16 @@ fn input_missing_and_usage() {
     assert!(stderr(&o).contains("invoices"), "{}", stderr(&o));
     let o = work.cmd(&["run", "--as-of", "22-11-2026"]);
     assert_eq!(o.status.code(), Some(64));
+    // an object-storage URL is refused (64), not taken for a local folder or a missing input
+    for (option, url) in [
+        ("--out", "s3://eligibility/out"),
+        ("--input", "gs://dms/2026-11-22"),
+    ] {
+        let o = work.cmd(&["run", "--pipeline", &pipeline(), option, url]);
+        assert_eq!(o.status.code(), Some(64), "{option} {url}");
+        assert!(stderr(&o).contains("not supported yet"), "{}", stderr(&o));
+    }
+    assert!(!work.path("s3:").exists());
 }
 
 #[test]
