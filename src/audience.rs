@@ -152,16 +152,21 @@ fn name(f: &Fields, rid: usize) -> Option<String> {
     }
 }
 
+/// A control character, or the line and paragraph separators U+2028 and U+2029.
+pub fn breaks(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
 /// `text` with every run of whitespace that holds a control character (a line break, a tab)
 /// and every other control character turned into one space.
 pub fn one_line(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(breaks) {
         return text.to_string();
     }
     let mut out = String::with_capacity(text.len());
     let mut gap = false;
     for c in text.chars() {
-        if c.is_control() || (gap && c.is_whitespace()) {
+        if breaks(c) || (gap && c.is_whitespace()) {
             if !gap {
                 out.truncate(out.trim_end().len());
                 out.push(' ');
@@ -477,6 +482,7 @@ mod tests {
         assert_eq!(one_line("Dorpsstraat\r\n 1"), "Dorpsstraat 1");
         assert_eq!(one_line("a \t b\u{7}c"), "a b c");
         assert_eq!(one_line("Citroën\n"), "Citroën ");
+        assert_eq!(one_line("a\u{2028}b"), "a b");
     }
 
     #[test]

@@ -184,23 +184,40 @@ pub fn main(cli: Cli) -> Result<Exit> {
                 }
                 _ => vec![as_of.unwrap_or_else(run::today)],
             };
-            let mut out_root = None;
+            let folder = input
+                .clone()
+                .or_else(|| pipeline.input_dir.clone())
+                .unwrap_or_default();
+            if days.len() > 1 && !folder.to_string_lossy().contains("{as_of}") {
+                return Err(Error::Usage(format!(
+                    "--from/--to: the extract folder {} has no {{as_of}}, so every day would read the same extract",
+                    folder.display()
+                )));
+            }
+            // each day published; a backfill then changed the night before the first
+            // published one after the last day done (also when a later day fails)
+            let mut done: Option<(NaiveDate, PathBuf)> = None;
+            let mut failed = None;
             for day in &days {
                 let mut job = Job::new(pipeline.clone(), *day, input.clone(), out.clone())?;
                 job.accept_shrink.clone_from(&accept_shrink);
                 job.arguments = std::env::args().collect();
-                let report = run::run(&job, &progress)?;
-                print!("{}", report.summary());
-                out_root = Some(job.out);
+                match run::run(&job, &progress) {
+                    Ok(report) => print!("{}", report.summary()),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+                done = Some((*day, job.out));
             }
-            // a backfill changed the night before the first published one after it
-            if let (Some(to), Some(root)) = (to, out_root) {
-                if let Some(next) = run::next_published(&root, to) {
+            if let (true, Some((last, root))) = (to.is_some(), done) {
+                if let Some(next) = run::next_published(&root, last) {
                     run::refresh(&pipeline, &root, next, &progress)?;
-                    println!("refreshed changes/ of as_of={next} against as_of={to}");
+                    println!("refreshed changes/ of as_of={next} against as_of={last}");
                 }
             }
-            Ok(Exit::Ok)
+            failed.map_or(Ok(Exit::Ok), Err)
         }
         Command::Generate {
             customers,

@@ -63,7 +63,14 @@ pub fn load(job: &Job, dealer: &str, progress: &Progress) -> Result<Dealer> {
         count: BUCKETS,
         keep: Some(bucket),
     };
-    let routed = route::route(&sources, csv, split, &spill.0, progress, route::PIECE_BYTES)?;
+    let routed = route::route(
+        &sources,
+        csv,
+        split,
+        spill.0.path(),
+        progress,
+        route::PIECE_BYTES,
+    )?;
     let tables = routed.iter().map(|r| {
         let s = &r.source;
         files.insert(s.table, file_name(&s.path));
@@ -100,24 +107,20 @@ pub fn load(job: &Job, dealer: &str, progress: &Progress) -> Result<Dealer> {
 /// The buckets `load` splits the extract into, keeping one.
 const BUCKETS: usize = crate::pipeline::MAX_BUCKETS;
 
-/// A folder for the dealer's bucket files, removed when dropped.
-struct Scratch(std::path::PathBuf);
+/// A folder for the dealer's bucket files (personal data): a fresh, owner-only folder under
+/// the system's temporary folder, removed when dropped.
+struct Scratch(tempfile::TempDir);
 
 impl Scratch {
     fn new() -> Result<Scratch> {
-        let dir = std::env::temp_dir().join(format!(".eligibility-explain-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::Output {
-            path: dir.clone(),
-            source: e,
-        })?;
-        Ok(Scratch(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        tempfile::Builder::new()
+            .prefix(".eligibility-explain-")
+            .tempdir()
+            .map(Scratch)
+            .map_err(|e| Error::Output {
+                path: std::env::temp_dir(),
+                source: e,
+            })
     }
 }
 

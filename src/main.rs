@@ -31,7 +31,11 @@ fn main() -> ExitCode {
     match cli::main(cli) {
         Ok(code) => code.into(),
         Err(e) => {
-            tracing::error!("{e}");
+            if tracing::enabled!(tracing::Level::ERROR) {
+                tracing::error!("{e}");
+            } else {
+                eprintln!("error: {e}");
+            }
             e.exit().into()
         }
     }

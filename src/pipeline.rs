@@ -394,6 +394,16 @@ fn resolve_mailing(raw: &RawOutput, problems: &mut Vec<String>) -> Mailing {
         }
         m.columns[channel as usize] = chosen;
     }
+    if m.csv_per_channel {
+        for ch in Channel::ALL {
+            if !m.columns[ch as usize].contains(&"dealer_id") {
+                problems.push(format!(
+                    "output.csv.columns.{}: files = \"per_channel\" puts every dealer in one file, so `dealer_id` must be a column",
+                    ch.name()
+                ));
+            }
+        }
+    }
     m
 }
 

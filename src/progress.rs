@@ -138,14 +138,19 @@ impl Progress {
 
 /// Logs a line whenever `every` has passed without one, until the `Progress` is dropped.
 fn heartbeat(state: &Weak<Mutex<State>>, start: Instant, every: Duration) {
+    let mut wait = every;
     loop {
-        std::thread::sleep(every.min(Duration::from_secs(1)));
+        std::thread::sleep(wait);
         let Some(state) = state.upgrade() else {
             return;
         };
         let Ok(mut s) = state.lock() else {
             return;
         };
+        // next, sleep until the line is due (at most a second, to notice the end)
+        wait = every
+            .saturating_sub(s.last_line.elapsed())
+            .clamp(Duration::from_millis(1), Duration::from_secs(1));
         if s.last_line.elapsed() >= every {
             s.bars.retain(|b| !b.is_finished());
             let elapsed_s = (start.elapsed().as_secs_f64() * 10.0).round() / 10.0;

@@ -278,7 +278,7 @@ impl<'a> DealerFiles<'a> {
                         (0, _) | (_, Some(_)) => {
                             dir.join(format!("{category}-{channel}{kind}.csv"))
                         }
-                        (p, None) => dir.join(format!("{category}-{channel}{kind}-{p}.csv")),
+                        (p, None) => dir.join(format!("{category}-{channel}-{p}{kind}.csv")),
                     };
                     e.insert((write::CsvPart::create(&path, &header, format)?, 0))
                 }
@@ -600,7 +600,12 @@ fn compare(
                 changed = w;
                 format!("compared with the run of {date}")
             }
-            Err(why) => format!("not compared: {why}"),
+            Err(why) => {
+                tracing::warn!(
+                    "changes/ and unsubscribe/ are empty tonight: the previous night cannot be compared ({why})"
+                );
+                format!("not compared: {why}")
+            }
         };
     }
     let since = changes::Since {
@@ -694,6 +699,13 @@ pub fn refresh(
     let text = std::fs::read_to_string(&manifest_path).map_err(|e| read_err(&manifest_path, e))?;
     let mut manifest: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| read::unreadable(&manifest_path, None, format!("not a manifest: {e}")))?;
+    if !manifest.is_object() || !manifest["outputs"].is_object() {
+        return Err(read::unreadable(
+            &manifest_path,
+            None,
+            "not a manifest: no outputs object".into(),
+        ));
+    }
     let mut dir = write::RunDir::begin(out, date)?;
     dir.set_metadata(&metadata(pipeline, date));
     let keep = |name: &str| {

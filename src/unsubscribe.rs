@@ -67,6 +67,8 @@ pub fn write(
                 .collect()
         })
         .unwrap_or_default();
+    let mut dealers = dealers;
+    dealers.sort();
     let lost: Vec<(String, DataFrame, u64)> = dealers
         .par_iter()
         .map(|folder| {

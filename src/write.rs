@@ -622,7 +622,7 @@ impl CsvPart {
                     Field::Fixed(v) => v,
                     Field::Column(c) => c.get(i).unwrap_or(""),
                 };
-                if v.chars().any(char::is_control) {
+                if v.chars().any(crate::audience::breaks) {
                     std::borrow::Cow::Owned(crate::audience::one_line(v))
                 } else {
                     std::borrow::Cow::Borrowed(v)

@@ -68,9 +68,23 @@ def main(root):
             for tool, n in got.items():
                 if n != rows:
                     fail(f"{folder}: {tool} reads {n} rows, the manifest says {rows}")
-            width = len(table.schema)
-            if len(sdf.columns) != width:
-                fail(f"{folder}: spark reads {len(sdf.columns)} columns, pyarrow {width}")
+            widths = {
+                "pyarrow": len(table.schema),
+                "spark": len(sdf.columns),
+                "polars": len(pl.scan_parquet(f"{folder}/", hive_partitioning=True).collect_schema()),
+                # DuckDB also takes `as_of` from the run folder's name above the dataset
+                "duckdb": len(
+                    [
+                        c
+                        for c in duckdb.sql(
+                            f"SELECT * FROM read_parquet('{folder}/**/*.parquet', hive_partitioning = true) LIMIT 0"
+                        ).columns
+                        if c != "as_of"
+                    ]
+                ),
+            }
+            if len(set(widths.values())) != 1:
+                fail(f"{folder}: the tools read different numbers of columns: {widths}")
             if name in KEYS and "dealer_id" not in sdf.columns:
                 fail(f"{folder}: no dealer_id from the folder names")
         print(f"{night}: every dataset reads in duckdb, polars, pyarrow and spark")

@@ -464,6 +464,13 @@ fn csv_files_fit_the_mailing_platform() {
     // Parquet audiences have the same mode
     let a = dataset(&run, "audiences");
     assert!(a.height() > 0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let f = run.join("audiences/dealer_id=D1/category=newsletter/channel=email/part-0.parquet");
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640, "{}", f.display());
+    }
 
     // the next night c1 opts out of the newsletter by e-mail: the unsubscribe file lists
     // the cell with the address the platform has
@@ -528,6 +535,14 @@ fn csv_files_fit_the_mailing_platform() {
     ] {
         assert!(stderr(&o).contains(problem), "{problem}: {}", stderr(&o));
     }
+    let bad = work.write(
+        "bad2.toml",
+        "[output.csv]\nfiles = \"per_channel\"\n[output.csv.columns]\nemail = [\"customer_id\", \"email\"]\n",
+    );
+    let o = work.try_run(bad.to_str().unwrap(), Some(&x), "out3", &[]);
+    assert_eq!(o.status.code(), Some(78));
+    let problem = "output.csv.columns.email: files = \"per_channel\"";
+    assert!(stderr(&o).contains(problem), "{problem}: {}", stderr(&o));
 }
 
 /// `[output.csv] files = "per_channel"`: one audience file (and one vehicles file) per

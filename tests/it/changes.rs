@@ -269,4 +269,16 @@ fn a_backfill_refreshes_the_next_nights_changes() {
         "{}",
         stderr(&o)
     );
+    // a range over one extract folder would decide every night from the same extract
+    let o = work.cmd(&[
+        "run",
+        "--pipeline",
+        repo().join("pipelines/sample.toml").to_str().unwrap(),
+        "--from",
+        "2026-07-01",
+        "--to",
+        "2026-07-02",
+    ]);
+    assert_eq!(o.status.code(), Some(64));
+    assert!(stderr(&o).contains("has no {as_of}"), "{}", stderr(&o));
 }

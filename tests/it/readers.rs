@@ -23,10 +23,19 @@ fn duckdb_polars_pyarrow_and_spark_read_every_output() {
         return;
     };
     let work = Workdir::new();
-    let x = repo().join("sample-data/iso");
+    let x = work.copy_sample("iso", "x");
     for as_of in ["2026-06-30", "2026-07-01", "2026-07-02"] {
+        if as_of == "2026-07-02" {
+            // the last night has an opt-out: its changes/ and unsubscribe/ have rows
+            let prefs = x.join("preferences.csv");
+            let text = std::fs::read_to_string(&prefs).unwrap();
+            let opt_out = "D001;1003;newsletter;email;opt_out;2026-07-01 20:00;website\n";
+            std::fs::write(&prefs, text + opt_out).unwrap();
+        }
         assert_ok(&work.run_at("pipelines/sample.toml", Some(&x), "out", as_of, &[], &[]));
     }
+    let last = manifest(&work.path("out/as_of=2026-07-02"));
+    assert!(last["outputs"]["unsubscribe"]["rows"].as_u64() > Some(0));
     let o = Command::new(&python)
         .arg(repo().join("tests/readers.py"))
         .arg(work.path("out"))
