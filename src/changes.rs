@@ -29,17 +29,28 @@ pub struct Since {
     pub note: String,
 }
 
-/// The latest published run folder in `root` of an as-of date before `as_of`.
-pub fn previous_run(root: &Path, as_of: NaiveDate) -> Option<(NaiveDate, PathBuf)> {
-    fs::read_dir(root)
-        .ok()?
+/// The published run folders in `root` (`as_of=DATE` with `_SUCCESS`), oldest first.
+pub fn published(root: &Path) -> Vec<(NaiveDate, PathBuf)> {
+    let mut nights: Vec<(NaiveDate, PathBuf)> = fs::read_dir(root)
+        .into_iter()
+        .flatten()
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             let date = NaiveDate::parse_from_str(name.strip_prefix("as_of=")?, "%Y-%m-%d").ok()?;
-            (date < as_of && e.path().join("_SUCCESS").is_file()).then(|| (date, e.path()))
+            e.path()
+                .join("_SUCCESS")
+                .is_file()
+                .then(|| (date, e.path()))
         })
-        .max_by_key(|(d, _)| *d)
+        .collect();
+    nights.sort();
+    nights
+}
+
+/// The latest published run folder in `root` of an as-of date before `as_of`.
+pub fn previous_run(root: &Path, as_of: NaiveDate) -> Option<(NaiveDate, PathBuf)> {
+    published(root).into_iter().rev().find(|(d, _)| *d < as_of)
 }
 
 /// The columns of `changes/`.

@@ -20,17 +20,10 @@ pub const NIGHTS: usize = 30;
 /// The manifests of the published nights in `root` before `as_of`, oldest first, at most
 /// `NIGHTS`; a manifest that cannot be read is left out.
 pub fn history(root: &Path, as_of: NaiveDate) -> Vec<Value> {
-    let mut nights: Vec<(NaiveDate, std::path::PathBuf)> = std::fs::read_dir(root)
+    let nights: Vec<_> = crate::changes::published(root)
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let date = NaiveDate::parse_from_str(name.strip_prefix("as_of=")?, "%Y-%m-%d").ok()?;
-            (date < as_of && e.path().join("_SUCCESS").is_file()).then(|| (date, e.path()))
-        })
+        .filter(|(d, _)| *d < as_of)
         .collect();
-    nights.sort();
     let skip = nights.len().saturating_sub(NIGHTS);
     nights
         .into_iter()

@@ -669,15 +669,10 @@ fn compare(
 
 /// The earliest published night in `out` after `date`.
 pub fn next_published(out: &Path, date: NaiveDate) -> Option<NaiveDate> {
-    std::fs::read_dir(out)
-        .ok()?
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let d = NaiveDate::parse_from_str(name.strip_prefix("as_of=")?, "%Y-%m-%d").ok()?;
-            (d > date && e.path().join("_SUCCESS").is_file()).then_some(d)
-        })
-        .min()
+    changes::published(out)
+        .into_iter()
+        .map(|(d, _)| d)
+        .find(|d| *d > date)
 }
 
 /// Re-computes `changes/` and `unsubscribe/` of the published night `date` in `out` against
