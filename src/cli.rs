@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::error::{Error, Exit, Result};
 use crate::pipeline::Pipeline;
 use crate::progress::{self, LogFormat, Progress};
+use crate::route::Shard;
 use crate::run::{self, Job};
 use crate::schema::Table;
 
@@ -62,6 +63,39 @@ pub enum Command {
         /// Publish even though this table's valid rows dropped more than its limit since the
         /// previous published night (or it is an empty required table); repeatable, or
         /// comma-separated in the variable.
+        #[arg(
+            long,
+            env = "ELIGIBILITY_ACCEPT_SHRINK",
+            value_name = "TABLE",
+            value_parser = parse_table,
+            value_delimiter = ','
+        )]
+        accept_shrink: Vec<Table>,
+        /// Decide only the dealers of shard I of N (0 <= I < N), e.g. 2/4, into a shard
+        /// result that `commit` publishes with the others; in a Kubernetes Indexed Job:
+        /// --shard $(JOB_COMPLETION_INDEX)/N.
+        #[arg(long, env = "ELIGIBILITY_SHARD", value_name = "I/N", value_parser = parse_shard,
+              conflicts_with_all = ["from", "to"])]
+        shard: Option<Shard>,
+    },
+    /// Publish the night <out>/as_of=DATE/ from the results of its N shards (`run --shard
+    /// I/N`): checks they are all there, of the same inputs and pipeline, then writes
+    /// changes/ against the previous night.
+    Commit {
+        #[arg(long, env = "ELIGIBILITY_PIPELINE")]
+        pipeline: PathBuf,
+        /// The night, YYYY-MM-DD (default: today in Europe/Amsterdam).
+        #[arg(long, env = "ELIGIBILITY_AS_OF", value_parser = parse_date)]
+        as_of: Option<NaiveDate>,
+        /// How many shards the night was split into.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+        shards: u32,
+        /// The output root (overrides output.dir of the pipeline file).
+        #[arg(long, env = "ELIGIBILITY_OUT")]
+        out: Option<PathBuf>,
+        #[arg(long, short, env = "ELIGIBILITY_QUIET")]
+        quiet: bool,
+        /// As for `run`: publish although this table shrank.
         #[arg(
             long,
             env = "ELIGIBILITY_ACCEPT_SHRINK",
@@ -154,13 +188,29 @@ fn parse_table(s: &str) -> std::result::Result<Table, String> {
         })
 }
 
+fn parse_shard(s: &str) -> std::result::Result<Shard, String> {
+    let bad = || format!("{s}: a shard is I/N with 0 <= I < N <= 4096, e.g. 0/4");
+    let (i, n) = s.trim().split_once('/').ok_or_else(bad)?;
+    let (index, count) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if index >= count || count > 4096 {
+        return Err(bad());
+    }
+    Ok(Shard { index, count })
+}
+
 fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("`{s}` is not a YYYY-MM-DD date"))
 }
 
 /// Runs a parsed command line; what it prints goes to stdout, progress to stderr.
 pub fn main(cli: Cli) -> Result<Exit> {
-    let quiet = matches!(cli.command, Command::Run { quiet: true, .. });
+    let quiet = matches!(
+        cli.command,
+        Command::Run { quiet: true, .. } | Command::Commit { quiet: true, .. }
+    );
     progress::init_logs(cli.log_format, quiet);
     match cli.command {
         Command::Run {
@@ -172,6 +222,7 @@ pub fn main(cli: Cli) -> Result<Exit> {
             out,
             quiet,
             accept_shrink,
+            shard,
         } => {
             let progress = Progress::new(quiet);
             let pipeline = Pipeline::load(&pipeline)?;
@@ -188,6 +239,16 @@ pub fn main(cli: Cli) -> Result<Exit> {
                 .clone()
                 .or_else(|| pipeline.input_dir.clone())
                 .unwrap_or_default();
+            let to_store = out
+                .as_ref()
+                .map_or(crate::remote::is_url(&pipeline.output_dir), |o| {
+                    crate::remote::is_url(o)
+                });
+            if to.is_some() && to_store {
+                return Err(Error::Usage(
+                    "--from/--to: a backfill writes a local output root; run each night on its own for object storage".into(),
+                ));
+            }
             if days.len() > 1 && !folder.to_string_lossy().contains("{as_of}") {
                 return Err(Error::Usage(format!(
                     "--from/--to: the extract folder {} has no {{as_of}}, so every day would read the same extract",
@@ -202,7 +263,14 @@ pub fn main(cli: Cli) -> Result<Exit> {
                 let mut job = Job::new(pipeline.clone(), *day, input.clone(), out.clone())?;
                 job.accept_shrink.clone_from(&accept_shrink);
                 job.arguments = std::env::args().collect();
-                match run::run(&job, &progress) {
+                job.shard = shard;
+                match crate::remote::run(&job, &progress) {
+                    Ok(report) if shard.is_some() => println!(
+                        "shard {}: {} cells decided\nshard result: {}",
+                        job.shard.unwrap_or(Shard::WHOLE),
+                        report.manifest.outputs["eligibility"].rows,
+                        report.folder.display()
+                    ),
                     Ok(report) => print!("{}", report.summary()),
                     Err(e) => {
                         failed = Some(e);
@@ -218,6 +286,34 @@ pub fn main(cli: Cli) -> Result<Exit> {
                 }
             }
             failed.map_or(Ok(Exit::Ok), Err)
+        }
+        Command::Commit {
+            pipeline,
+            as_of,
+            shards,
+            out,
+            quiet,
+            accept_shrink,
+        } => {
+            let pipeline = Pipeline::load(&pipeline)?;
+            let as_of = as_of.unwrap_or_else(run::today);
+            let out = Job::new(pipeline.clone(), as_of, Some(PathBuf::new()), out)?.out;
+            let (folder, manifest) = crate::remote::commit(
+                &pipeline,
+                &out,
+                as_of,
+                shards as usize,
+                &accept_shrink,
+                &std::env::args().collect::<Vec<_>>(),
+                &Progress::new(quiet),
+            )?;
+            let cells = &manifest["outputs"]["eligibility"]["rows"];
+            let changed = &manifest["outputs"]["changes"]["rows"];
+            println!(
+                "as-of {as_of}: {shards} shards committed, {cells} cells, {changed} changed\noutput: {}",
+                folder.display()
+            );
+            Ok(Exit::Ok)
         }
         Command::Generate {
             customers,
@@ -249,12 +345,13 @@ pub fn main(cli: Cli) -> Result<Exit> {
             input,
             json,
         } => {
-            let job = Job::new(
+            let mut job = Job::new(
                 Pipeline::load(&pipeline)?,
                 as_of.unwrap_or_else(run::today),
                 input,
                 None,
             )?;
+            let _stage = crate::remote::local_input(&mut job, &Progress::new(true))?;
             let loaded = crate::explain::load(&job, dealer.trim(), &Progress::new(true))?;
             let e = loaded.explain(customer.trim())?;
             if json {
@@ -272,7 +369,8 @@ pub fn main(cli: Cli) -> Result<Exit> {
             as_of,
         } => {
             let as_of = as_of.unwrap_or_else(run::today);
-            let job = Job::new(Pipeline::load(&pipeline)?, as_of, input, None)?;
+            let mut job = Job::new(Pipeline::load(&pipeline)?, as_of, input, None)?;
+            let _stage = crate::remote::local_input(&mut job, &Progress::new(true))?;
             let found = run::check_extract(&job)?;
             println!("{}: pipeline file ok", pipeline.display());
             let p = &job.pipeline;

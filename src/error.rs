@@ -99,6 +99,23 @@ pub enum Error {
     #[error("{}: another run (process {holder}) is writing this output root; try again when it has ended", path.display())]
     Locked { path: PathBuf, holder: String },
 
+    #[error("{}: {} of the {count} shard results are not there ({}): run those shards (again), then commit", dir.display(), missing.len(), missing.join(", "))]
+    ShardsMissing {
+        dir: PathBuf,
+        count: usize,
+        missing: Vec<String>,
+    },
+
+    #[error("the shard results are not of one night, so nothing was published:\n  {}\nrun the shards again with the same extract, pipeline file and tool version", problems.join("\n  "))]
+    ShardsMismatch { problems: Vec<String> },
+
+    #[error("{url}: {message}")]
+    Store {
+        url: String,
+        message: String,
+        not_found: bool,
+    },
+
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -111,15 +128,23 @@ impl Error {
             | Error::LawUnreadable { .. }
             | Error::Law { .. } => Exit::Config,
             Error::Usage(_) => Exit::Usage,
-            Error::NoInputDir { .. } | Error::MissingTable { .. } => Exit::NoInput,
+            Error::NoInputDir { .. }
+            | Error::MissingTable { .. }
+            | Error::Store {
+                not_found: true, ..
+            } => Exit::NoInput,
             Error::MissingColumn { .. }
             | Error::Extract { .. }
             | Error::Unreadable { .. }
-            | Error::Shrink { .. } => Exit::DataErr,
+            | Error::Shrink { .. }
+            | Error::ShardsMismatch { .. } => Exit::DataErr,
             Error::Io { .. } => Exit::IoErr,
             Error::Output { source, .. } if disk_full(source) => Exit::IoErr,
             Error::Output { .. } => Exit::CantCreate,
-            Error::Locked { .. } => Exit::TempFail,
+            // the store's service or the network (`Store`): worth a retry
+            Error::Locked { .. } | Error::ShardsMissing { .. } | Error::Store { .. } => {
+                Exit::TempFail
+            }
             Error::Internal(_) => Exit::Software,
         }
     }

@@ -58,10 +58,10 @@ pub fn load(job: &Job, dealer: &str, progress: &Progress) -> Result<Dealer> {
     // of `BUCKETS`; the other buckets' rows are read and dropped): a dealer's decisions never
     // depend on another dealer's rows, and memory holds a bucket, not the extract
     let spill = Scratch::new()?;
-    let bucket = route::bucket_of(Some(dealer), BUCKETS);
+    let bucket = route::Split::all(BUCKETS).bucket(Some(dealer)).unwrap_or(0);
     let split = route::Split {
-        count: BUCKETS,
         keep: Some(bucket),
+        ..route::Split::all(BUCKETS)
     };
     let routed = route::route(
         &sources,

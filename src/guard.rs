@@ -48,12 +48,22 @@ pub fn check(
     limits: &ShrinkLimits,
     accept: &[Table],
 ) -> Result<()> {
-    let tonight = |t: Table| {
+    let valid = |t: Table| {
         inputs
             .iter()
             .find(|i| i.table == t.name())
             .map_or(0, |i| i.stats.rows_valid)
     };
+    check_valid(valid, previous, limits, accept)
+}
+
+/// `check` of tonight's valid rows per table, `tonight` (0 for a table that is gone).
+pub fn check_valid(
+    tonight: impl Fn(Table) -> u64,
+    previous: Option<(NaiveDate, &Path)>,
+    limits: &ShrinkLimits,
+    accept: &[Table],
+) -> Result<()> {
     let before: BTreeMap<String, u64> = previous
         .and_then(|(_, run)| std::fs::read(run.join("manifest.json")).ok())
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())

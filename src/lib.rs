@@ -6,13 +6,15 @@
 //! policy, the law and the decision table, in one place), `audience` (contact points of
 //! eligible cells), `write` (the run folder), `manifest`, `report` (report.html); `changes` compares with the
 //! previous run, `unsubscribe` lists the cells lost since with the contact point the platform
-//! holds, and `explain` tells one record's story. `run` strings them together;
+//! holds, and `explain` tells one record's story. `run` strings them together (for all dealers,
+//! or a shard's), `commit` publishes a night from its shards, `remote` runs either on object storage;
 //! `cli` is the command line.
 
 pub mod audience;
 pub mod cells;
 pub mod changes;
 pub mod cli;
+pub mod commit;
 pub mod contact;
 pub mod error;
 pub mod explain;
@@ -25,6 +27,7 @@ pub mod policy;
 pub mod progress;
 pub mod read;
 pub mod records;
+pub mod remote;
 pub mod report;
 pub mod route;
 pub mod run;

@@ -35,6 +35,10 @@ pub struct Manifest {
     pub law: LawUsed,
     pub cells: Vec<CellCount>,
     pub timings_s: BTreeMap<&'static str, f64>,
+    /// A shard's result (`run --shard I/N`): which shard. A committed night lists its
+    /// shards' runs under `shards` instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::route::Shard>,
 }
 
 /// The law table a run applied.

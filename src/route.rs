@@ -49,8 +49,8 @@ pub struct Routed {
 }
 
 /// How many buckets to use for these input files: `fixed` when given, else about one per
-/// `BUCKET_BYTES` of input.
-pub fn buckets(sources: &[Source], fixed: Option<usize>) -> usize {
+/// `BUCKET_BYTES` of input that one of `shards` shards keeps.
+pub fn buckets(sources: &[Source], fixed: Option<usize>, shards: usize) -> usize {
     if let Some(k) = fixed {
         return k;
     }
@@ -64,33 +64,64 @@ pub fn buckets(sources: &[Source], fixed: Option<usize>) -> usize {
             }
         })
         .sum();
-    usize::try_from(weight.div_ceil(BUCKET_BYTES))
+    usize::try_from(weight.div_ceil(BUCKET_BYTES * shards as u64))
         .unwrap_or(MAX_BUCKETS)
         .clamp(1, MAX_BUCKETS)
 }
 
-/// The bucket of a trimmed dealer id.
-/// How a route splits the rows: into `count` buckets of dealers, keeping every bucket or
-/// only bucket `keep` (the others' rows are read and dropped: `explain` of one dealer).
+/// Which dealers a run decides: those of shard `index` of `count` (`run --shard I/N`), or
+/// all of them (`Shard::WHOLE`).
+///
+/// A dealer's shard is the FNV-1a 64-bit hash of its trimmed `dealer_id`'s UTF-8 bytes
+/// modulo `count` (rows without a dealer go to shard 0): the same on every machine and in
+/// every version, so a shard retried elsewhere decides the same dealers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// How a route splits the rows: the dealers of `shard` into `count` buckets, keeping every
+/// bucket or only bucket `keep` (the others' rows are read and dropped: `explain` of one
+/// dealer).
 #[derive(Clone, Copy, Debug)]
 pub struct Split {
     pub count: usize,
     pub keep: Option<usize>,
+    pub shard: Shard,
 }
 
 impl Split {
     pub fn all(count: usize) -> Split {
-        Split { count, keep: None }
+        Split {
+            count,
+            keep: None,
+            shard: Shard::WHOLE,
+        }
     }
 
-    fn keeps(self, bucket: usize) -> bool {
-        self.keep.is_none_or(|k| k == bucket)
+    /// The bucket of a trimmed dealer id (rows without one: bucket 0 of shard 0), or `None`
+    /// when this split drops its rows. Within a shard, the bucket is the hash divided by the
+    /// shards, modulo the buckets: independent of the shard.
+    pub fn bucket(self, dealer: Option<&str>) -> Option<usize> {
+        let h = dealer.map_or(0, |d| fnv(FNV_START, d.as_bytes()));
+        let shards = self.shard.count as u64;
+        if h % shards != self.shard.index as u64 {
+            return None;
+        }
+        let b = ((h / shards) % self.count as u64) as usize;
+        self.keep.is_none_or(|k| k == b).then_some(b)
     }
-}
-
-pub fn bucket_of(dealer: Option<&str>, buckets: usize) -> usize {
-    let Some(d) = dealer else { return 0 };
-    (fnv(FNV_START, d.as_bytes()) % buckets as u64) as usize
 }
 
 /// FNV-1a's starting value.
@@ -422,22 +453,22 @@ const LONG: u8 = 0xfe;
 /// `NULL`, or `LONG` and a `u32`; little-endian), then the values' bytes one after the other.
 /// `load` then copies the values without parsing, decoding or trimming them again, and
 /// checks the UTF-8 of a row's values at once. `values` is scratch space. Returns the
-/// bucket, of `buckets`, of the value of column `dealer`.
+/// bucket `split` gives the value of column `dealer` (`None`: the row is dropped).
 #[allow(clippy::too_many_arguments)]
 fn bucket_row<R: Read>(
     rdr: &read::CsvRecords<R>,
     line: u64,
     width: usize,
-    (dealer, buckets): (usize, usize),
+    (dealer, split): (usize, Split),
     csv: &CsvOptions,
     path: &Path,
     (row, values): (&mut Vec<u8>, &mut Vec<u8>),
-) -> Result<usize> {
+) -> Result<Option<usize>> {
     row.clear();
     values.clear();
     row.extend(line.to_le_bytes());
     let utf8 = csv.encoding == encoding_rs::UTF_8 && rdr.fields_are_utf8();
-    let mut bucket = 0;
+    let mut bucket = split.bucket(None);
     for i in 0..width {
         let decoded = match rdr.field(i) {
             None => None,
@@ -450,7 +481,7 @@ fn bucket_row<R: Read>(
         match decoded.as_deref().and_then(clean) {
             Some(v) => {
                 if i == dealer {
-                    bucket = bucket_of(Some(v), buckets);
+                    bucket = split.bucket(Some(v));
                 }
                 match u8::try_from(v.len()) {
                     Ok(len) if len < LONG => row.push(len),
@@ -646,12 +677,12 @@ fn route_csv(
             &rdr,
             line,
             width,
-            (plan.dealer, buckets),
+            (plan.dealer, split),
             csv,
             path,
             (&mut row, &mut values),
         )?;
-        if split.keeps(b) {
+        if let Some(b) = b {
             rows[b] += 1;
             out.write(b, || piece_path(dir, &plan.source, k, b), &row)?;
         }
@@ -703,10 +734,12 @@ fn route_parquet(
         offset += n;
         let mut rows: Vec<Vec<IdxSize>> = vec![Vec::new(); buckets];
         for (i, d) in df.column(&dealer)?.str()?.iter().enumerate() {
-            rows[bucket_of(d, buckets)].push(i as IdxSize);
+            if let Some(b) = split.bucket(d) {
+                rows[b].push(i as IdxSize);
+            }
         }
         for (b, rows) in rows.into_iter().enumerate() {
-            if rows.is_empty() || !split.keeps(b) {
+            if rows.is_empty() {
                 continue;
             }
             counts[b] += rows.len() as u64;

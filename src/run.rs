@@ -22,7 +22,7 @@ use crate::progress::Progress;
 use crate::read::{self, file_name, RawTable, Source};
 use crate::records::{self, Outside, Records, Valid};
 use crate::report;
-use crate::route::{self, Routed};
+use crate::route::{self, Routed, Shard};
 use crate::schema::Table;
 use crate::unsubscribe;
 use crate::validate::{self, Context, CustomerIndex, TableStats};
@@ -51,6 +51,8 @@ pub struct Job {
     pub accept_shrink: Vec<Table>,
     /// The command line, for the manifest.
     pub arguments: Vec<String>,
+    /// Decide only this shard's dealers, into a shard result for `commit` (`run --shard`).
+    pub shard: Option<Shard>,
 }
 
 impl Job {
@@ -77,14 +79,6 @@ impl Job {
             _ => input,
         };
         let out = out.unwrap_or_else(|| pipeline.output_dir.clone());
-        // not a folder name: `s3://bucket/out` would become a local folder `./s3:/bucket/out`
-        for (what, p) in [("--input", &input), ("--out", &out)] {
-            if let Some(url) = p.to_str().filter(|p| p.contains("://")) {
-                return Err(Error::Usage(format!(
-                    "{what} {url}: URLs (object storage) are not supported yet; give a local folder"
-                )));
-            }
-        }
         Ok(Job {
             pipeline,
             as_of,
@@ -92,6 +86,7 @@ impl Job {
             out,
             accept_shrink: Vec::new(),
             arguments: Vec::new(),
+            shard: None,
         })
     }
 }
@@ -140,7 +135,7 @@ struct Bucket {
 }
 
 /// What was written per output dataset.
-type Outputs = BTreeMap<&'static str, Written>;
+pub(crate) type Outputs = BTreeMap<&'static str, Written>;
 
 fn add_outputs(into: &mut Outputs, from: &Outputs) {
     for (name, w) in from {
@@ -315,11 +310,15 @@ impl<'a> DealerFiles<'a> {
     }
 }
 
-/// Runs the job and publishes `<out>/as_of=DATE/`.
+/// Runs the job and publishes `<out>/as_of=DATE/` (a shard: its result, for `commit`).
 ///
 /// The extract is split into buckets of dealers (`route`), and each bucket is validated,
 /// joined, decided and written on its own, two at a time on two cores: memory holds two
 /// buckets, not the extract. `do_not_call`, which has no dealer, is read whole.
+///
+/// A shard's result is the night's datasets for its dealers, its quarantined rows (those of
+/// the tables without a dealer in shard 0 only) and a manifest of its counts; the truncation
+/// guard, `changes/`, `unsubscribe/` and the report wait for `commit`, which sees them all.
 pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     let started_at = now();
     let mut timings: BTreeMap<&'static str, f64> = BTreeMap::new();
@@ -337,8 +336,12 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         as_of: job.as_of,
         date_format: &csv.date_format,
     };
-    let mut dir = write::RunDir::begin(&job.out, job.as_of)?;
+    let mut dir = match job.shard {
+        Some(shard) => write::RunDir::begin_shard(&job.out, job.as_of, shard)?,
+        None => write::RunDir::begin(&job.out, job.as_of)?,
+    };
     dir.set_metadata(&metadata(&job.pipeline, job.as_of));
+    let shard = job.shard.unwrap_or(Shard::WHOLE);
     let spill = dir.tmp.join("_buckets");
     let mkdir = |p: &Path| {
         std::fs::create_dir_all(p).map_err(|e| Error::Output {
@@ -362,17 +365,18 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     // do_not_call and the registers name no dealer: read whole, for every bucket
     let (outside_sources, sources): (Vec<Source>, Vec<Source>) =
         sources.into_iter().partition(|s| !s.table.has_dealer());
-    let buckets = route::buckets(&sources, job.pipeline.buckets);
-    let routed = route::route(
-        &sources,
-        csv,
-        route::Split::all(buckets),
-        &spill,
-        progress,
-        route::PIECE_BYTES,
-    )?;
-    let (outside, mut inputs, outside_quarantine) =
+    let buckets = route::buckets(&sources, job.pipeline.buckets, shard.count);
+    let split = route::Split {
+        shard,
+        ..route::Split::all(buckets)
+    };
+    let routed = route::route(&sources, csv, split, &spill, progress, route::PIECE_BYTES)?;
+    let (outside, mut inputs, mut outside_quarantine) =
         check_outside(&outside_sources, csv, &ctx, progress)?;
+    if shard.index > 0 {
+        // every shard reads them; one shard's result holds their bad rows
+        outside_quarantine.clear();
+    }
     let law = job.pipeline.law.at(job.as_of);
     progress.step(format!(
         "split {} into {buckets} buckets of dealers",
@@ -476,12 +480,14 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         ));
     }
     let previous = changes::previous_run(&job.out, job.as_of);
-    guard::check(
-        &inputs,
-        previous.as_ref().map(|(d, p)| (*d, p.as_path())),
-        &job.pipeline.shrink,
-        &job.accept_shrink,
-    )?;
+    if job.shard.is_none() {
+        guard::check(
+            &inputs,
+            previous.as_ref().map(|(d, p)| (*d, p.as_path())),
+            &job.pipeline.shrink,
+            &job.accept_shrink,
+        )?;
+    }
     let mut outputs = Outputs::new();
     let audiences = [
         job.pipeline.audiences.then_some("audiences"),
@@ -511,33 +517,23 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     lap("buckets");
     write::fail_point("eligibility_written");
 
-    let since = compare(
-        &dir,
-        previous.as_ref(),
-        &job.pipeline,
-        &mut outputs,
-        progress,
-    )?;
-    lap("changes");
-
-    // a dataset without rows still reads as a table: one file of no rows, with its columns
-    let by_slot = ["dealer_id", "category", "channel"];
-    let mailing = Some(job.pipeline.mailing.mode);
-    for (name, keys, schema, mode) in [
-        (
-            "eligibility",
-            &by_slot[..1],
-            cells::eligibility_schema(),
-            None,
-        ),
-        ("expiring", &by_slot[..1], cells::expiring_schema(), None),
-        ("audiences", &by_slot[..], audience::schema(), mailing),
-    ] {
-        if let Some(w) = outputs.get_mut(name).filter(|w| w.files == 0) {
-            w.bytes += dir.empty_dataset(name, keys, &schema, mode)?;
-            w.files += 1;
+    let since = if job.shard.is_some() {
+        changes::Since {
+            previous_as_of: None,
+            note: "a shard's result: commit compares the night".into(),
         }
-    }
+    } else {
+        let since = compare(
+            &dir,
+            previous.as_ref(),
+            &job.pipeline,
+            &mut outputs,
+            progress,
+        )?;
+        lap("changes");
+        empty_datasets(&dir, &job.pipeline, &mut outputs)?;
+        since
+    };
     let quarantine = quarantine(quarantine_parts.into_iter())?;
     outputs.insert(
         "quarantine",
@@ -568,13 +564,16 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
         law: LawUsed::new(&job.pipeline.law, job.as_of),
         cells: counts,
         timings_s: timings,
+        shard: job.shard,
     };
-    let page = report::html(
-        &serde_json::to_value(&manifest).unwrap_or_default(),
-        &report::history(&job.out, job.as_of),
-    );
-    let path = dir.tmp.join("report.html");
-    std::fs::write(&path, page).map_err(|e| Error::Output { path, source: e })?;
+    if job.shard.is_none() {
+        let page = report::html(
+            &serde_json::to_value(&manifest).unwrap_or_default(),
+            &report::history(&job.out, job.as_of),
+        );
+        let path = dir.tmp.join("report.html");
+        std::fs::write(&path, page).map_err(|e| Error::Output { path, source: e })?;
+    }
     write::fail_point("before_publish");
     let folder = dir.publish(&manifest)?;
     let folder = folder.canonicalize().unwrap_or(folder);
@@ -582,10 +581,37 @@ pub fn run(job: &Job, progress: &Progress) -> Result<Report> {
     Ok(Report { folder, manifest })
 }
 
+/// Writes a file of no rows into each dataset that has no file, so that it still reads as a
+/// table, with its columns.
+pub(crate) fn empty_datasets(
+    dir: &write::RunDir,
+    pipeline: &Pipeline,
+    outputs: &mut Outputs,
+) -> Result<()> {
+    let by_slot = ["dealer_id", "category", "channel"];
+    let mailing = Some(pipeline.mailing.mode);
+    for (name, keys, schema, mode) in [
+        (
+            "eligibility",
+            &by_slot[..1],
+            cells::eligibility_schema(),
+            None,
+        ),
+        ("expiring", &by_slot[..1], cells::expiring_schema(), None),
+        ("audiences", &by_slot[..], audience::schema(), mailing),
+    ] {
+        if let Some(w) = outputs.get_mut(name).filter(|w| w.files == 0) {
+            w.bytes += dir.empty_dataset(name, keys, &schema, mode)?;
+            w.files += 1;
+        }
+    }
+    Ok(())
+}
+
 /// Writes `changes/` against the `previous` published night (none: empty, and the manifest
 /// says why) and, with audiences, `unsubscribe/` (and `unsubscribe_csv/`); each a dataset
 /// that reads as a table even without rows. Returns what the manifest says about it.
-fn compare(
+pub(crate) fn compare(
     dir: &write::RunDir,
     previous: Option<&(NaiveDate, PathBuf)>,
     pipeline: &Pipeline,
@@ -751,7 +777,7 @@ pub fn refresh(
 }
 
 /// The key-value metadata of every Parquet file of a run.
-fn metadata(pipeline: &Pipeline, as_of: NaiveDate) -> Vec<(&'static str, String)> {
+pub(crate) fn metadata(pipeline: &Pipeline, as_of: NaiveDate) -> Vec<(&'static str, String)> {
     vec![
         ("eligibility.tool_version", VERSION.to_string()),
         ("eligibility.commit", COMMIT.to_string()),
@@ -766,7 +792,7 @@ fn metadata(pipeline: &Pipeline, as_of: NaiveDate) -> Vec<(&'static str, String)
 pub const MANIFEST_SCHEMA: &str = "schemas/manifest.schema.json";
 
 /// The time now, RFC 3339 in UTC, to the second.
-fn now() -> String {
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 

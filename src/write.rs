@@ -25,6 +25,7 @@ use serde::Serialize;
 pub use polars_parquet::write::KeyValue;
 
 use crate::error::{Error, Result};
+use crate::route::Shard;
 
 /// Rows per Parquet row group: small enough for DuckDB and polars to skip groups by their
 /// statistics, large enough to compress well.
@@ -61,18 +62,40 @@ impl RunDir {
     /// Takes the output root's lock (`Error::Locked` while another run holds it), then
     /// prepares `<root>/.as_of=DATE.tmp-PID/`, clearing what killed runs left behind.
     pub fn begin(root: &Path, as_of: NaiveDate) -> Result<RunDir> {
-        fs::create_dir_all(root).map_err(|e| out_err(root, e))?;
-        let lock = lock(root)?;
-        clear_leftovers(root);
-        let name = format!("as_of={as_of}");
-        let tmp = root.join(format!(".{name}.tmp-{}", std::process::id()));
+        Self::begin_in(
+            root,
+            &format!("as_of={as_of}"),
+            &root.join(".lock"),
+            ".as_of=",
+        )
+    }
+
+    /// Prepares shard `shard`'s result of night `as_of`, to be published as `shard_dir`, with
+    /// a lock of its own: a night's shards run at the same time, each retried alone.
+    pub fn begin_shard(root: &Path, as_of: NaiveDate, shard: Shard) -> Result<RunDir> {
+        let target = shard_dir(root, as_of, shard);
+        let (parent, name) = (
+            target.parent().unwrap_or(root),
+            file_name_of(&target).to_string(),
+        );
+        let lock = parent.join(format!(".{name}.lock"));
+        Self::begin_in(parent, &name, &lock, &format!(".{name}."))
+    }
+
+    /// Takes the lock `lock`, clears the leftovers in `parent` whose names start with
+    /// `leftovers`, and prepares `<parent>/.<name>.tmp-PID/` to be published as `<name>`.
+    fn begin_in(parent: &Path, name: &str, lock_path: &Path, leftovers: &str) -> Result<RunDir> {
+        fs::create_dir_all(parent).map_err(|e| out_err(parent, e))?;
+        let lock = lock(lock_path)?;
+        clear_leftovers(parent, leftovers);
+        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
         if tmp.exists() {
             fs::remove_dir_all(&tmp).map_err(|e| out_err(&tmp, e))?;
         }
         fs::create_dir(&tmp).map_err(|e| out_err(&tmp, e))?;
         Ok(RunDir {
             tmp,
-            target: root.join(name),
+            target: parent.join(name),
             published: false,
             _lock: lock,
             metadata: Vec::new(),
@@ -212,13 +235,25 @@ impl RunDir {
     }
 }
 
-/// An advisory lock on `<root>/.lock` (`flock`), so that two runs never write one output root
-/// at once: the second fails with `Error::Locked` naming the holder's process id. The kernel
-/// releases the lock when the holder ends, however it ends.
-fn lock(root: &Path) -> Result<fs::File> {
+/// Where shard `shard`'s result of night `as_of` is published, out of readers' sight:
+/// `<root>/.shards/as_of=DATE/shard=I-of-N/`.
+pub fn shard_dir(root: &Path, as_of: NaiveDate, shard: Shard) -> PathBuf {
+    root.join(".shards")
+        .join(format!("as_of={as_of}"))
+        .join(format!("shard={}-of-{}", shard.index, shard.count))
+}
+
+fn file_name_of(p: &Path) -> std::borrow::Cow<'_, str> {
+    p.file_name().unwrap_or_default().to_string_lossy()
+}
+
+/// An advisory lock on the file `path` (`flock`; `<root>/.lock` for a night), so that two
+/// runs never write one output at once: the second fails with `Error::Locked` naming the
+/// holder's process id. The kernel releases the lock when the holder ends, however it ends.
+fn lock(path: &Path) -> Result<fs::File> {
     use std::io::{Read, Seek, Write};
     use std::os::unix::io::AsRawFd;
-    let path = root.join(".lock");
+    let path = path.to_path_buf();
     let mut file = fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -310,19 +345,21 @@ impl Drop for RunDir {
     }
 }
 
-/// Cleans what killed runs left behind, before anything else, with the root's lock held (so
-/// their runs are gone, whatever their process ids: in a container every night's run has
-/// the same one): a `.as_of=DATE.old-PID` folder is put back as `as_of=DATE` when that is
-/// missing (a run killed between the publish's two renames), else removed; `.as_of=*.tmp-PID`
-/// folders are removed. The only copy of a night is never deleted.
-fn clear_leftovers(root: &Path) {
+/// Cleans what killed runs left behind, before anything else, with the lock of what they
+/// wrote held (so their runs are gone, whatever their process ids: in a container every
+/// night's run has the same one). Of the folders whose names start with `prefix`: a
+/// `.as_of=DATE.old-PID` folder is put back as `as_of=DATE` when that is missing (a run
+/// killed between the publish's two renames), else removed; `.as_of=*.tmp-PID` folders are
+/// removed (likewise `.shard=I-of-N.*` in a night's shards). The only copy of a night is
+/// never deleted.
+fn clear_leftovers(root: &Path, prefix: &str) {
     let Ok(entries) = fs::read_dir(root) else {
         return;
     };
     let mut names: Vec<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".as_of="))
+        .filter(|n| n.starts_with(prefix) && Path::new(n).extension() != Some("lock".as_ref()))
         .collect();
     // `.old` before `.tmp`, so a night is restored before anything is removed
     names.sort_by_key(|n| !n.contains(".old-"));

@@ -1,4 +1,5 @@
-"""The nightly eligibility run as an Airflow DAG: every day at 05:30 Europe/Amsterdam.
+"""The nightly eligibility run as Airflow DAGs: every day at 05:30 Europe/Amsterdam; the
+second DAG, `eligibility_sharded`, splits it over workers (at the end of this file).
 
 One task runs
 
@@ -52,7 +53,8 @@ OUT = "/data/eligibility"  # the output root: <OUT>/as_of=YYYY-MM-DD/
 RETRYABLE = {
     66: "input missing: no extract folder, or no customers or invoices file (a late export?)",
     74: "I/O error while reading, or the output disk is full",
-    75: "another run is writing the same output root (it holds <out>/.lock)",
+    75: "another run is writing the same output root (it holds <out>/.lock), a store did not"
+    " answer, or (commit) a shard's result is not there yet",
 }
 FINAL = {
     64: "usage: an unknown option or a malformed --as-of",
@@ -77,23 +79,10 @@ def night(context) -> str:
     return when.in_timezone(TZ).to_date_string()
 
 
-@task(
-    retries=8,
-    retry_delay=timedelta(minutes=15),
-    retry_exponential_backoff=False,
-    # a 5M-record night takes about a minute; an hour means it is stuck
-    execution_timeout=timedelta(hours=1),
-)
-def run_night() -> str:
-    day = night(get_current_context())
-    command = [
-        BINARY, "run",
-        "--pipeline", PIPELINE,
-        "--input", f"{INPUT_ROOT}/{day}",
-        "--out", OUT,
-        "--as-of", day,
-        "--quiet",
-    ]
+def run_eligibility(arguments: list[str]) -> None:
+    """Runs the binary with `arguments`, its output into the task log; maps its exit code to
+    success, a retried failure or a final one."""
+    command = [BINARY, *arguments]
     log.info("running %s", " ".join(command))
     try:
         proc = subprocess.Popen(
@@ -115,13 +104,36 @@ def run_night() -> str:
             except subprocess.TimeoutExpired:
                 proc.kill()
     if code == 0:
-        return f"{OUT}/as_of={day}"
+        return
     if code in RETRYABLE:
         raise AirflowException(f"exit {code}: {RETRYABLE[code]}; retried")
     if code < 0:
         raise AirflowFailException(f"killed by signal {-code}; not retried")
     why = FINAL.get(code, "not an exit code of eligibility")
     raise AirflowFailException(f"exit {code}: {why}; not retried")
+
+
+RETRY = dict(
+    retries=8,
+    retry_delay=timedelta(minutes=15),
+    retry_exponential_backoff=False,
+    # a 5M-record night takes about a minute; an hour means it is stuck
+    execution_timeout=timedelta(hours=1),
+)
+
+
+@task(**RETRY)
+def run_night() -> str:
+    day = night(get_current_context())
+    run_eligibility([
+        "run",
+        "--pipeline", PIPELINE,
+        "--input", f"{INPUT_ROOT}/{day}",
+        "--out", OUT,
+        "--as-of", day,
+        "--quiet",
+    ])
+    return f"{OUT}/as_of={day}"
 
 
 @dag(
@@ -144,6 +156,61 @@ def eligibility():
 
 
 eligibility()
+
+
+# The same night split over SHARDS workers (README, "Sharding"): one mapped task per shard,
+# each deciding the dealers of its shard into a shard result, then one task that checks
+# them and publishes the night. The shards retry on their own (a retried shard replaces only
+# its own result); the commit runs when every shard succeeded. Object storage suits it: no
+# worker needs the others' disk (INPUT_ROOT and OUT may be s3://, gs:// or az:// URLs, with
+# the credentials in the workers' environment).
+SHARDS = 4
+
+
+@task(**RETRY)
+def run_shard(index: int) -> str:
+    day = night(get_current_context())
+    run_eligibility([
+        "run",
+        "--pipeline", PIPELINE,
+        "--input", f"{INPUT_ROOT}/{day}",
+        "--out", OUT,
+        "--as-of", day,
+        "--shard", f"{index}/{SHARDS}",
+        "--quiet",
+    ])
+    return f"{index}/{SHARDS}"
+
+
+@task(**RETRY)
+def commit_night() -> str:
+    day = night(get_current_context())
+    run_eligibility([
+        "commit",
+        "--pipeline", PIPELINE,
+        "--out", OUT,
+        "--as-of", day,
+        "--shards", str(SHARDS),
+        "--quiet",
+    ])
+    return f"{OUT}/as_of={day}"
+
+
+@dag(
+    dag_id="eligibility_sharded",
+    description="Marketing eligibility: the nightly run, in shards by dealer",
+    schedule=CronTriggerTimetable("30 5 * * *", timezone=TZ),
+    start_date=pendulum.datetime(2026, 1, 1, tz=TZ),
+    catchup=False,
+    max_active_runs=1,
+    params={"as_of": ""},
+    tags=["eligibility"],
+)
+def eligibility_sharded():
+    run_shard.expand(index=list(range(SHARDS))) >> commit_night()
+
+
+eligibility_sharded()
 
 
 # The same on Kubernetes (apache-airflow-providers-cncf-kubernetes), with the image of

@@ -120,16 +120,29 @@ fn input_missing_and_usage() {
     assert!(stderr(&o).contains("invoices"), "{}", stderr(&o));
     let o = work.cmd(&["run", "--as-of", "22-11-2026"]);
     assert_eq!(o.status.code(), Some(64));
-    // an object-storage URL is refused (64), not taken for a local folder or a missing input
-    for (option, url) in [
-        ("--out", "s3://eligibility/out"),
-        ("--input", "gs://dms/2026-11-22"),
-    ] {
+    // a URL of no supported store is refused (64), not taken for a local folder; a stored
+    // extract that is not there is a missing input (66)
+    for (option, url) in [("--out", "ftp://host/out"), ("--input", "sftp://host/dms")] {
         let o = work.cmd(&["run", "--pipeline", &pipeline(), option, url]);
-        assert_eq!(o.status.code(), Some(64), "{option} {url}");
-        assert!(stderr(&o).contains("not supported yet"), "{}", stderr(&o));
+        assert_eq!(o.status.code(), Some(64), "{option} {url}: {}", stderr(&o));
+        assert!(stderr(&o).contains(url), "{}", stderr(&o));
     }
-    assert!(!work.path("s3:").exists());
+    let missing = format!("file://{}", work.path("nowhere").display());
+    let o = work.cmd(&["run", "--pipeline", &pipeline(), "--input", &missing]);
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    let o = work.cmd(&[
+        "run",
+        "--pipeline",
+        &pipeline(),
+        "--out",
+        "s3://eligibility/out",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-02",
+    ]);
+    assert_eq!(o.status.code(), Some(64), "{}", stderr(&o));
+    assert!(!work.path("ftp:").exists() && !work.path("s3:").exists());
 }
 
 #[test]

@@ -12,5 +12,7 @@ mod outputs;
 mod readers;
 mod reliability;
 mod rules;
+mod shards;
 mod snapshots_text;
+mod store;
 mod support;
