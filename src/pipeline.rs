@@ -239,8 +239,8 @@ impl Pipeline {
         Ok(Pipeline {
             path: PathBuf::new(),
             sha256: crate::values::hex(&Sha256::digest(text.as_bytes())),
-            input_dir: raw.input.dir.map(|d| base.join(d)),
-            output_dir: base.join(raw.output.dir.unwrap_or_else(|| "out".into())),
+            input_dir: raw.input.dir.map(|d| resolve(base, d)),
+            output_dir: resolve(base, raw.output.dir.unwrap_or_else(|| "out".into())),
             csv,
             policy: Policy { default, dealers },
             buckets,
@@ -535,6 +535,17 @@ fn resolve_terms(raw: &RawPolicy, base: &Terms, at: &str, problems: &mut Vec<Str
     t
 }
 
+/// A folder of the pipeline file, relative to the file's own folder `base`; a URL (object
+/// storage, `s3://...`) as it is.
+fn resolve(base: &Path, dir: String) -> PathBuf {
+    let dir = PathBuf::from(dir);
+    if crate::remote::is_url(&dir) {
+        dir
+    } else {
+        base.join(dir)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -544,6 +555,11 @@ mod tests {
         let p = Pipeline::from_toml("", Path::new("/x")).unwrap();
         assert_eq!(p.policy.default, Terms::contract_default());
         assert_eq!(p.output_dir, Path::new("/x/out"));
+        // a store URL is not a folder relative to the pipeline file
+        let text = "[input]\ndir = \"s3://dms/{as_of}\"\n[output]\ndir = \"gs://b/out\"\n";
+        let p = Pipeline::from_toml(text, Path::new("/x")).unwrap();
+        assert_eq!(p.input_dir.as_deref(), Some(Path::new("s3://dms/{as_of}")));
+        assert_eq!(p.output_dir, Path::new("gs://b/out"));
     }
 
     #[test]

@@ -132,8 +132,8 @@ impl Store {
         }
     }
 
-    /// The objects under `rel`, as paths relative to `rel`, with their sizes.
-    fn list(&self, rel: &str) -> Result<Vec<(String, u64)>> {
+    /// The objects under `rel`, at any depth, as paths relative to `rel`.
+    fn list(&self, rel: &str) -> Result<Vec<String>> {
         let prefix = self.key(rel);
         let found: Vec<object_store::ObjectMeta> = self
             .rt
@@ -147,9 +147,29 @@ impl Store {
                     .prefix_match(&prefix)?
                     .map(|p| p.as_ref().to_string())
                     .collect();
-                Some((parts.join("/"), m.size))
+                Some(parts.join("/"))
             })
             .collect())
+    }
+
+    /// What is directly under `rel`: the names of its folders (common prefixes) and of its
+    /// objects, one listing request per thousand, however much lies deeper.
+    fn children(&self, rel: &str) -> Result<(Vec<String>, Vec<String>)> {
+        let prefix = self.key(rel);
+        let found = self
+            .rt
+            .block_on(self.inner.list_with_delimiter(Some(&prefix)))
+            .map_err(|e| self.err(rel, &e))?;
+        let names = |paths: Vec<&Key>| -> Vec<String> {
+            paths
+                .into_iter()
+                .filter_map(|k| k.filename().map(String::from))
+                .collect()
+        };
+        Ok((
+            names(found.common_prefixes.iter().collect()),
+            names(found.objects.iter().map(|o| &o.location).collect()),
+        ))
     }
 
     /// The object `rel`, or `None` when there is none.
@@ -232,7 +252,7 @@ impl Store {
 
     /// Deletes every object under `rel`.
     fn delete_all(&self, rel: &str) -> Result<()> {
-        for (path, _) in self.list(rel)? {
+        for path in self.list(rel)? {
             let key = self.key(&format!("{rel}/{path}"));
             self.rt
                 .block_on(self.inner.delete(&key))
@@ -273,6 +293,7 @@ impl Store {
             }
             self.download(&format!("{rel}/{}", f.path), &to.join(inner))?;
         }
+        std::fs::create_dir_all(to).map_err(|e| out_err(to, e))?;
         std::fs::write(to.join("_SUCCESS"), b"").map_err(|e| out_err(to, e))?;
         Ok(true)
     }
@@ -323,15 +344,8 @@ impl Store {
 
     /// Deletes the runs in folder `rel` other than `keep`.
     fn clean(&self, rel: &str, keep: Option<&str>) -> Result<()> {
-        let mut runs: Vec<String> = self
-            .list(rel)?
-            .into_iter()
-            .filter_map(|(p, _)| p.split('/').next().map(String::from))
-            .filter(|r| r.starts_with("run="))
-            .collect();
-        runs.sort();
-        runs.dedup();
-        for r in runs {
+        let (folders, _) = self.children(rel)?;
+        for r in folders.into_iter().filter(|r| r.starts_with("run=")) {
             if keep.is_none_or(|k| r != format!("run={k}")) {
                 self.delete_all(&format!("{rel}/{r}"))?;
             }
@@ -339,18 +353,12 @@ impl Store {
         Ok(())
     }
 
-    /// The dates of the nights published under the root, oldest first.
+    /// The dates of the night folders under the root, oldest first (published or not).
     fn nights(&self) -> Result<Vec<NaiveDate>> {
-        let mut nights: Vec<NaiveDate> = self
-            .list("")?
-            .into_iter()
-            .filter_map(|(p, _)| {
-                let (night, rest) = p.split_once('/')?;
-                let date = night.strip_prefix("as_of=")?;
-                (rest == "_SUCCESS")
-                    .then(|| NaiveDate::parse_from_str(date, "%Y-%m-%d").ok())
-                    .flatten()
-            })
+        let (folders, _) = self.children("")?;
+        let mut nights: Vec<NaiveDate> = folders
+            .iter()
+            .filter_map(|f| NaiveDate::parse_from_str(f.strip_prefix("as_of=")?, "%Y-%m-%d").ok())
             .collect();
         nights.sort();
         Ok(nights)
@@ -378,9 +386,9 @@ fn stage() -> Result<tempfile::TempDir> {
 /// Downloads the extract in the store folder `url` to `to`: each table's file.
 fn fetch_extract(url: &str, to: &Path) -> Result<()> {
     let store = Store::open(url)?;
-    let names: Vec<(String, u64)> = store.list("")?;
+    let (_, names) = store.children("")?;
     let mut found = 0;
-    for (name, _) in names {
+    for name in names {
         let table_file = Table::ALL.iter().any(|t| {
             [".csv", ".parquet"]
                 .iter()
@@ -404,10 +412,16 @@ fn fetch_extract(url: &str, to: &Path) -> Result<()> {
 /// manifests of the 30 before it.
 fn fetch_history(store: &Store, as_of: NaiveDate, to: &Path) -> Result<()> {
     let before: Vec<NaiveDate> = store.nights()?.into_iter().filter(|d| *d < as_of).collect();
-    for (k, date) in before.iter().rev().take(31).enumerate() {
+    let mut fetched = 0;
+    for date in before.iter().rev() {
         let night = format!("as_of={date}");
-        let only: Option<&[&str]> = (k > 0).then_some(&["manifest.json"][..]);
-        store.fetch_published(&night, &to.join(&night), only)?;
+        let only: Option<&[&str]> = (fetched > 0).then_some(&["manifest.json"][..]);
+        if store.fetch_published(&night, &to.join(&night), only)? {
+            fetched += 1;
+        }
+        if fetched > 30 {
+            break;
+        }
     }
     Ok(())
 }

@@ -171,6 +171,13 @@ fn shards_committed_publish_what_the_single_run_publishes() {
             assert_eq!(a[part], b[part], "the manifest's {part} with {n} shards");
         }
         assert_eq!(manifest(&night)["shards"].as_array().unwrap().len(), n);
+        let schema: Value = serde_json::from_slice(
+            &std::fs::read(repo().join("schemas/manifest.schema.json")).unwrap(),
+        )
+        .unwrap();
+        let mut broken = Vec::new();
+        crate::snapshots_text::check_schema(&manifest(&night), &schema, "manifest", &mut broken);
+        assert!(broken.is_empty(), "{broken:#?}");
         assert!(
             !work.path(&format!("{out}/.shards")).exists(),
             "the commit removes the shards' results"
@@ -189,6 +196,18 @@ fn a_commit_without_every_shard_of_the_same_inputs_publishes_nothing() {
     let day = "2026-11-22";
     run(&work, &p, &b, "out", day, &["--shard", "0/3"]);
     run(&work, &p, &b, "out", day, &["--shard", "2/3"]);
+    let result = work.path("out/.shards/as_of=2026-11-22/shard=2-of-3");
+    assert_eq!(
+        manifest(&result)["shard"],
+        serde_json::json!({"index": 2, "count": 3})
+    );
+    let schema: Value = serde_json::from_slice(
+        &std::fs::read(repo().join("schemas/manifest.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let mut broken = Vec::new();
+    crate::snapshots_text::check_schema(&manifest(&result), &schema, "manifest", &mut broken);
+    assert!(broken.is_empty(), "{broken:#?}");
     let o = commit(&work, &p, "out", day, 3);
     assert_eq!(o.status.code(), Some(75), "{}", stderr(&o));
     assert!(

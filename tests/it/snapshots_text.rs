@@ -18,7 +18,7 @@ fn run_summary() {
 
 /// The JSON Schema's keywords this project uses: type, const, enum, required, properties,
 /// additionalProperties (false or a schema), items. Returns every place `v` breaks it.
-fn check_schema(
+pub fn check_schema(
     v: &serde_json::Value,
     schema: &serde_json::Value,
     at: &str,
