@@ -40,6 +40,8 @@ impl S3 {
             .args(["serve", &port.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            // its log of every request
+            .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{python}: {e}"));
         // moto says a word of its own first
