@@ -98,7 +98,7 @@ pub fn commit(
             ..Written::default()
         };
         let target = dir.tmp.join(name);
-        fs::create_dir_all(&target).map_err(|e| out_err(&target, e))?;
+        fs::create_dir_all(&target).map_err(|e| Error::output(&target, e))?;
         for r in &results {
             w.rows += r.manifest["outputs"][name]["rows"].as_u64().unwrap_or(0);
             let rename = (name == "retention").then_some(r.shard);
@@ -150,7 +150,7 @@ pub fn commit(
     });
     let path = dir.tmp.join("report.html");
     fs::write(&path, report::html(&manifest, &report::history(out, as_of)))
-        .map_err(|e| out_err(&path, e))?;
+        .map_err(|e| Error::output(&path, e))?;
     write::fail_point("before_publish");
     let folder = dir.publish(&manifest)?;
     // the night holds its own links to the files: the shards' results are done with
@@ -313,12 +313,12 @@ fn put(from: &Path, to: &Path, rename: Option<Shard>, w: &mut Written) -> Result
         return Ok(()); // this shard wrote nothing there
     };
     for e in entries {
-        let e = e.map_err(|e| in_err(from, e))?;
+        let e = e.map_err(|e| Error::io(from, e))?;
         let name = e.file_name().to_string_lossy().into_owned();
         let source = e.path();
         if source.is_dir() {
             let dir = to.join(&name);
-            fs::create_dir_all(&dir).map_err(|e| out_err(&dir, e))?;
+            fs::create_dir_all(&dir).map_err(|e| Error::output(&dir, e))?;
             put(&source, &dir, None, w)?;
             continue;
         }
@@ -340,7 +340,7 @@ fn put(from: &Path, to: &Path, rename: Option<Shard>, w: &mut Written) -> Result
             });
         }
         if joined || fs::hard_link(&source, &target).is_err() {
-            fs::copy(&source, &target).map_err(|e| out_err(&target, e))?;
+            fs::copy(&source, &target).map_err(|e| Error::output(&target, e))?;
         }
         w.files += 1;
         w.bytes += fs::metadata(&target).map_or(0, |m| m.len());
@@ -351,8 +351,8 @@ fn put(from: &Path, to: &Path, rename: Option<Shard>, w: &mut Written) -> Result
 /// The files under `dir` whose names end with `suffix`, and their bytes.
 fn tally(dir: &Path, suffix: &str) -> Result<(u64, u64)> {
     let (mut files, mut bytes) = (0, 0);
-    for e in fs::read_dir(dir).map_err(|e| in_err(dir, e))? {
-        let p = e.map_err(|e| in_err(dir, e))?.path();
+    for e in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let p = e.map_err(|e| Error::io(dir, e))?.path();
         if p.is_dir() {
             let (f, b) = tally(&p, suffix)?;
             files += f;
@@ -369,17 +369,17 @@ fn tally(dir: &Path, suffix: &str) -> Result<(u64, u64)> {
 /// CSV file `to`. Returns the bytes appended.
 fn append_csv(from: &Path, to: &Path) -> Result<u64> {
     use std::io::BufRead;
-    let file = fs::File::open(from).map_err(|e| in_err(from, e))?;
+    let file = fs::File::open(from).map_err(|e| Error::io(from, e))?;
     let mut rows = std::io::BufReader::new(file);
     let mut header = Vec::new();
     rows.read_until(b'\n', &mut header)
-        .map_err(|e| in_err(from, e))?;
+        .map_err(|e| Error::io(from, e))?;
     let mut f = fs::OpenOptions::new()
         .append(true)
         .open(to)
-        .map_err(|e| out_err(to, e))?;
-    let n = std::io::copy(&mut rows, &mut f).map_err(|e| out_err(to, e))?;
-    f.flush().map_err(|e| out_err(to, e))?;
+        .map_err(|e| Error::output(to, e))?;
+    let n = std::io::copy(&mut rows, &mut f).map_err(|e| Error::output(to, e))?;
+    f.flush().map_err(|e| Error::output(to, e))?;
     Ok(n)
 }
 
@@ -388,7 +388,7 @@ fn quarantine(dir: &write::RunDir, results: &[ShardResult]) -> Result<Written> {
     let mut all: Option<DataFrame> = None;
     for r in results {
         let path = r.folder.join("quarantine").join("part-0.parquet");
-        let file = fs::File::open(&path).map_err(|e| in_err(&path, e))?;
+        let file = fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
         let df = ParquetReader::new(file)
             .finish()
             .map_err(|e| read::unreadable(&path, None, e.to_string()))?;
@@ -474,18 +474,4 @@ fn merged_manifest(
         })
         .collect();
     m
-}
-
-fn in_err(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    }
-}
-
-fn out_err(path: &Path, e: std::io::Error) -> Error {
-    Error::Output {
-        path: path.to_path_buf(),
-        source: e,
-    }
 }

@@ -121,6 +121,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// A file or folder that cannot be read.
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// A file or folder of the output that cannot be written.
+    pub fn output(path: &std::path::Path, source: std::io::Error) -> Error {
+        Error::Output {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
     pub fn exit(&self) -> Exit {
         match self {
             Error::PipelineUnreadable { .. }

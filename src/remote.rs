@@ -199,9 +199,9 @@ impl Store {
         use std::io::Write;
         let key = self.key(rel);
         if let Some(dir) = to.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| out_err(dir, e))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, e))?;
         }
-        let mut file = std::fs::File::create(to).map_err(|e| out_err(to, e))?;
+        let mut file = std::fs::File::create(to).map_err(|e| Error::output(to, e))?;
         self.rt.block_on(async {
             let mut stream = self
                 .inner
@@ -210,23 +210,25 @@ impl Store {
                 .map_err(|e| self.err(rel, &e))?
                 .into_stream();
             while let Some(chunk) = stream.try_next().await.map_err(|e| self.err(rel, &e))? {
-                file.write_all(&chunk).map_err(|e| out_err(to, e))?;
+                file.write_all(&chunk).map_err(|e| Error::output(to, e))?;
             }
             Ok::<(), Error>(())
         })?;
-        file.flush().map_err(|e| out_err(to, e))
+        file.flush().map_err(|e| Error::output(to, e))
     }
 
     /// Uploads the local file `from` as `rel`: at once, or in parts when large.
     fn upload(&self, from: &Path, rel: &str) -> Result<()> {
         use std::io::Read;
-        let size = std::fs::metadata(from).map_err(|e| in_err(from, e))?.len();
+        let size = std::fs::metadata(from)
+            .map_err(|e| Error::io(from, e))?
+            .len();
         if size <= PART as u64 {
-            let bytes = std::fs::read(from).map_err(|e| in_err(from, e))?;
+            let bytes = std::fs::read(from).map_err(|e| Error::io(from, e))?;
             return self.put(rel, bytes);
         }
         let key = self.key(rel);
-        let mut file = std::fs::File::open(from).map_err(|e| in_err(from, e))?;
+        let mut file = std::fs::File::open(from).map_err(|e| Error::io(from, e))?;
         self.rt.block_on(async {
             let upload = self
                 .inner
@@ -236,7 +238,7 @@ impl Store {
             let mut w = object_store::WriteMultipart::new_with_chunk_size(upload, PART);
             let mut buf = vec![0; PART];
             loop {
-                let n = file.read(&mut buf).map_err(|e| in_err(from, e))?;
+                let n = file.read(&mut buf).map_err(|e| Error::io(from, e))?;
                 if n == 0 {
                     break;
                 }
@@ -293,8 +295,8 @@ impl Store {
             }
             self.download(&format!("{rel}/{}", f.path), &to.join(inner))?;
         }
-        std::fs::create_dir_all(to).map_err(|e| out_err(to, e))?;
-        std::fs::write(to.join("_SUCCESS"), b"").map_err(|e| out_err(to, e))?;
+        std::fs::create_dir_all(to).map_err(|e| Error::output(to, e))?;
+        std::fs::write(to.join("_SUCCESS"), b"").map_err(|e| Error::output(to, e))?;
         Ok(true)
     }
 
@@ -306,8 +308,8 @@ impl Store {
         let mut files = Vec::new();
         let mut stack = vec![from.to_path_buf()];
         while let Some(dir) = stack.pop() {
-            for e in std::fs::read_dir(&dir).map_err(|e| in_err(&dir, e))? {
-                let p = e.map_err(|e| in_err(&dir, e))?.path();
+            for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+                let p = e.map_err(|e| Error::io(&dir, e))?.path();
                 if p.is_dir() {
                     stack.push(p);
                 } else if p != from.join("_SUCCESS") {
@@ -380,7 +382,7 @@ fn stage() -> Result<tempfile::TempDir> {
     tempfile::Builder::new()
         .prefix("eligibility-stage-")
         .tempdir()
-        .map_err(|e| out_err(&std::env::temp_dir(), e))
+        .map_err(|e| Error::output(&std::env::temp_dir(), e))
 }
 
 /// Downloads the extract in the store folder `url` to `to`: each table's file.
@@ -518,7 +520,7 @@ pub fn commit(
             count: shards,
         };
         let to = crate::write::shard_dir(&local, as_of, s);
-        std::fs::create_dir_all(&to).map_err(|e| out_err(&to, e))?;
+        std::fs::create_dir_all(&to).map_err(|e| Error::output(&to, e))?;
         if !store.fetch_published(&shard_rel(as_of, s), &to, None)? {
             missing.push(s.to_string());
         }
@@ -537,18 +539,4 @@ pub fn commit(
     store.publish(&folder, &rel, &id, progress)?;
     store.delete_all(&format!(".shards/as_of={as_of}"))?;
     Ok((PathBuf::from(format!("{url}/{rel}/run={id}")), manifest))
-}
-
-fn in_err(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    }
-}
-
-fn out_err(path: &Path, e: std::io::Error) -> Error {
-    Error::Output {
-        path: path.to_path_buf(),
-        source: e,
-    }
 }

@@ -52,10 +52,7 @@ pub struct Written {
 }
 
 fn out_err(path: &Path, source: std::io::Error) -> Error {
-    Error::Output {
-        path: path.to_path_buf(),
-        source,
-    }
+    Error::output(path, source)
 }
 
 impl RunDir {

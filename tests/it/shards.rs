@@ -91,6 +91,17 @@ fn csv_lines(dir: &Path) -> Vec<(String, Vec<String>)> {
     files
 }
 
+/// Asserts that the manifest of `folder` follows the repository's JSON Schema.
+fn follows_the_schema(folder: &Path) {
+    let schema: Value = serde_json::from_slice(
+        &std::fs::read(repo().join("schemas/manifest.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let mut broken = Vec::new();
+    crate::snapshots_text::check_schema(&manifest(folder), &schema, "manifest", &mut broken);
+    assert!(broken.is_empty(), "{broken:#?}");
+}
+
 /// What a night's manifest says about its content: inputs' counts, outputs' rows, cells,
 /// and what changes/ compared with.
 fn counts(night: &Path) -> Value {
@@ -171,13 +182,7 @@ fn shards_committed_publish_what_the_single_run_publishes() {
             assert_eq!(a[part], b[part], "the manifest's {part} with {n} shards");
         }
         assert_eq!(manifest(&night)["shards"].as_array().unwrap().len(), n);
-        let schema: Value = serde_json::from_slice(
-            &std::fs::read(repo().join("schemas/manifest.schema.json")).unwrap(),
-        )
-        .unwrap();
-        let mut broken = Vec::new();
-        crate::snapshots_text::check_schema(&manifest(&night), &schema, "manifest", &mut broken);
-        assert!(broken.is_empty(), "{broken:#?}");
+        follows_the_schema(&night);
         assert!(
             !work.path(&format!("{out}/.shards")).exists(),
             "the commit removes the shards' results"
@@ -201,13 +206,7 @@ fn a_commit_without_every_shard_of_the_same_inputs_publishes_nothing() {
         manifest(&result)["shard"],
         serde_json::json!({"index": 2, "count": 3})
     );
-    let schema: Value = serde_json::from_slice(
-        &std::fs::read(repo().join("schemas/manifest.schema.json")).unwrap(),
-    )
-    .unwrap();
-    let mut broken = Vec::new();
-    crate::snapshots_text::check_schema(&manifest(&result), &schema, "manifest", &mut broken);
-    assert!(broken.is_empty(), "{broken:#?}");
+    follows_the_schema(&result);
     let o = commit(&work, &p, "out", day, 3);
     assert_eq!(o.status.code(), Some(75), "{}", stderr(&o));
     assert!(
